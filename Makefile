@@ -1,0 +1,44 @@
+# Kalem — the README's two commands are `make run` and `make test`; each installs what it needs.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt bench migration clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## Create the database, load demo data, serve on http://127.0.0.1:5000
+	$(BIN)/kalem init-db
+	$(BIN)/kalem seed-demo
+	$(BIN)/kalem serve --host 127.0.0.1 --port 5000
+
+test: $(STAMP)  ## Lint and run every test (PostgreSQL ones too when KALEM_TEST_POSTGRES_URL is set)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)  ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)  ## Engine benchmark (prints medians and p95)
+	$(BIN)/python bench/engine_bench.py
+
+migration: $(STAMP)  ## New alembic migration from the models: make migration m="what changed"
+	$(BIN)/python -c "from alembic import command; from engine.migrate import alembic_config; \
+	command.revision(alembic_config('sqlite:///instance/migration-check.sqlite3'), message='$(m)', autogenerate=True)"
+
+clean:  ## Remove the virtualenv and local data
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,165 @@
+"""Users, groups, memberships and substitutions (vekalet), and the one function that
+resolves on whose behalf an actor may act (``effective_principals``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.actors import Actor
+from engine.errors import InvalidInput, NotFound
+from engine.i18n import _
+from engine.models import Group, Membership, Substitution, User
+
+
+def get_user(session: Session, username: str) -> User:
+    """Raises NotFound for an unknown username."""
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(_("Kullanıcı bulunamadı: '{username}'.", username=username), code="unknown_user")
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def actor_for(session: Session, username: str) -> Actor:
+    """The acting user with their groups; raises NotFound for an unknown or inactive user."""
+    user = get_user(session, username)
+    if not user.is_active:
+        raise NotFound(_("Kullanıcı etkin değil: '{username}'.", username=username), code="inactive_user")
+    groups = frozenset(m.group.code for m in user.memberships)
+    manages = frozenset(m.group.code for m in user.memberships if m.is_manager)
+    return Actor(user.username, groups=groups, manages=manages)
+
+
+def ensure_group(session: Session, code: str, name: str, kind: str = "role") -> Group:
+    group = session.scalar(select(Group).where(Group.code == code))
+    if group is None:
+        group = Group(code=code, name=name, kind=kind)
+        session.add(group)
+        session.flush()
+    else:
+        group.name, group.kind = name, kind
+    return group
+
+
+def ensure_user(
+    session: Session,
+    username: str,
+    full_name: str,
+    *,
+    email: str | None = None,
+    title: str | None = None,
+    password_hash: str | None = None,
+) -> User:
+    user = find_user(session, username)
+    if user is None:
+        user = User(username=username, full_name=full_name, created_at=clock.now())
+        session.add(user)
+    user.full_name, user.email, user.title = full_name, email, title
+    if password_hash is not None:
+        user.password_hash = password_hash
+    session.flush()
+    return user
+
+
+def set_membership(session: Session, user: User, group: Group, *, is_manager: bool = False) -> None:
+    for m in user.memberships:
+        if m.group_id == group.id:
+            m.is_manager = is_manager
+            return
+    user.memberships.append(Membership(group=group, is_manager=is_manager))
+    session.flush()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def group_codes(session: Session) -> set[str]:
+    return set(session.scalars(select(Group.code)))
+
+
+def add_substitution(
+    session: Session,
+    actor: Actor,
+    principal: str,
+    substitute: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    reason: str = "diger",
+    process_keys: Iterable[str] = (),
+    note: str | None = None,
+) -> Substitution:
+    """Define a time-boxed vekalet. Raises NotFound, InvalidInput."""
+    principal_user, substitute_user = get_user(session, principal), get_user(session, substitute)
+    if principal_user.id == substitute_user.id:
+        raise InvalidInput(_("Kişi kendisine vekil olamaz."), field_errors={"substitute": [_("Asil ile aynı kişi.")]})
+    if ends_at <= starts_at:
+        raise InvalidInput(_("Vekalet bitişi başlangıçtan sonra olmalı."), field_errors={"ends_at": [_("Geçersiz.")]})
+    sub = Substitution(
+        principal=principal_user,
+        substitute=substitute_user,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason,
+        process_keys=sorted(set(process_keys)),
+        note=note,
+        created_by=actor.username,
+        created_at=clock.now(),
+    )
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def effective_principals(session: Session, actor: Actor, at: datetime | None = None) -> dict[str, Actor]:
+    """Users the actor currently substitutes for (vekalet), as actors, keyed by username.
+    No chains: a substitute of a substitute gets nothing from the first principal."""
+    at = at or clock.now()
+    if actor.is_system:
+        return {}
+    rows = session.scalars(
+        select(Substitution)
+        .join(User, Substitution.substitute_id == User.id)
+        .where(
+            User.username == actor.username,
+            Substitution.starts_at <= at,
+            Substitution.ends_at > at,
+            Substitution.revoked_at.is_(None),
+        )
+    ).unique()
+    principals: dict[str, Actor] = {}
+    for sub in rows:
+        user = sub.principal
+        if user.is_active and user.username not in principals:
+            principals[user.username] = Actor(
+                user.username,
+                groups=frozenset(m.group.code for m in user.memberships),
+                manages=frozenset(m.group.code for m in user.memberships if m.is_manager),
+            )
+    return principals
+
+
+def substitution_scope(session: Session, substitute: str, principal: str, at: datetime | None = None) -> set[str]:
+    """Process keys a current substitution covers; an empty set means all processes."""
+    at = at or clock.now()
+    rows = session.scalars(
+        select(Substitution).where(
+            Substitution.starts_at <= at, Substitution.ends_at > at, Substitution.revoked_at.is_(None)
+        )
+    ).unique()
+    keys: set[str] = set()
+    for sub in rows:
+        if sub.substitute.username == substitute and sub.principal.username == principal:
+            if not sub.process_keys:
+                return set()
+            keys |= set(sub.process_keys)
+    return keys

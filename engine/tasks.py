@@ -1,0 +1,244 @@
+"""Human tasks: the inbox, claim, unclaim, assign, complete.
+
+A task moves ``open → claimed → completed``, or to ``cancelled`` when the process no longer
+waits for it. Claims are one conditional UPDATE, so of N concurrent claims exactly one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from engine import advance, audit, clock, definitions, incidents, people, permissions
+from engine.actors import Actor
+from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from engine.i18n import _
+from engine.models import ACTIVE_TASK_STATES, HumanTask, HumanTaskCandidate, InstanceStatus, TaskState
+from engine.runtime.serializer import to_plain
+
+MAX_PAGE = 500
+
+
+def get(session: Session, task_id: int) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(_("Görev bulunamadı: {id}.", id=task_id))
+    return task
+
+
+def show(session: Session, actor: Actor, task_id: int) -> HumanTask:
+    """A task the actor may see. Raises NotFound (also for tasks hidden from the actor)."""
+    task = get(session, task_id)
+    permissions.require_can_view_task(session, actor, task)
+    return task
+
+
+@dataclass
+class Page:
+    items: list[HumanTask]
+    total: int
+
+
+def inbox(
+    session: Session,
+    actor: Actor,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    process_key: str | None = None,
+) -> Page:
+    """Open tasks the actor may work on (assigned, claimable in their groups, as a deputy),
+    ordered by due date, then priority; with the total for paging."""
+    where = [HumanTask.state.in_(ACTIVE_TASK_STATES), permissions.visible_tasks_clause(session, actor)]
+    if process_key:
+        where.append(HumanTask.process_key == process_key)
+    total = session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
+    items = session.scalars(
+        select(HumanTask)
+        .where(*where)
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id)
+        .limit(max(1, min(limit, MAX_PAGE)))
+        .offset(max(0, offset))
+    ).all()
+    return Page(list(items), int(total))
+
+
+def claim(session: Session, actor: Actor, task_id: int) -> HumanTask:
+    """Take an unclaimed task. Raises NotFound, NotAllowed, Conflict (someone else was first)."""
+    task = _active_task(session, task_id)
+    behalf = permissions.require_can_claim(session, actor, task)
+    _take(session, task, actor.username)
+    task.on_behalf_of = behalf
+    audit.append(session, actor, "task.claimed", instance_id=task.instance_id, task_id=task.id, on_behalf_of=behalf)
+    return task
+
+
+def _take(session: Session, task: HumanTask, username: str) -> None:
+    now = clock.now()
+    result = session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task.id, HumanTask.state == TaskState.OPEN, HumanTask.assignee.is_(None))
+        .values(state=TaskState.CLAIMED, assignee=username, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(_("Görev siz üstlenmeden önce başkası tarafından üstlenildi."))
+    session.refresh(task)
+
+
+def unclaim(session: Session, actor: Actor, task_id: int) -> HumanTask:
+    """Give a claimed task back to its groups."""
+    task = _active_task(session, task_id)
+    permissions.require_can_unclaim(session, actor, task)
+    before = task.assignee
+    if not task.candidates:
+        raise Conflict(_("Görevin bırakılabileceği bir grup yok; yöneticiniz başka birine atayabilir."))
+    task.state, task.assignee, task.claimed_at, task.on_behalf_of = TaskState.OPEN, None, None, None
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        "task.unclaimed",
+        instance_id=task.instance_id,
+        task_id=task.id,
+        details={"from": before},
+    )
+    return task
+
+
+def assign(session: Session, actor: Actor, task_id: int, username: str) -> HumanTask:
+    """A manager (re)assigns a task to a user who may do it. Raises NotFound, NotAllowed, Conflict."""
+    task = _active_task(session, task_id)
+    permissions.require_can_reassign(session, actor, task)
+    target = people.actor_for(session, username)
+    groups = set(task.candidate_groups)
+    if groups and not groups & target.groups:
+        raise NotAllowed(
+            _(
+                "'{user}' bu görevi yapamaz: görevin gruplarından ({groups}) hiçbirinde değil.",
+                user=username,
+                groups=", ".join(sorted(groups)),
+            )
+        )
+    before = task.assignee
+    task.state, task.assignee, task.claimed_at, task.on_behalf_of = (
+        TaskState.CLAIMED,
+        username,
+        clock.now(),
+        None,
+    )
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        "task.assigned",
+        instance_id=task.instance_id,
+        task_id=task.id,
+        details={"from": before, "to": username},
+    )
+    return task
+
+
+def complete(session: Session, actor: Actor, task_id: int, data: Mapping[str, Any] | None = None) -> HumanTask:
+    """Complete a task with data validated by its form, then run the process until it waits.
+
+    An unclaimed task's candidate claims and completes it in one step.
+    Raises NotFound, NotAllowed, Conflict, InvalidInput, ProcessError.
+    """
+    task = _active_task(session, task_id)
+    instance = advance.lock_instance(session, task.instance_id)
+    session.refresh(task)  # re-read under the instance lock
+    if not task.is_active:
+        raise Conflict(_("Görev zaten {state} durumunda.", state=_state_label(task.state)))
+    behalf = permissions.require_can_complete(session, actor, task)
+    if instance.status in (InstanceStatus.SUSPENDED, InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
+        raise Conflict(_("Süreç örneği '{status}' durumunda; görev tamamlanamaz.", status=instance.status))
+    clean = validate_task_data(session, task, data or {})
+    if task.assignee is None:
+        _take(session, task, actor.username)
+    with advance.step(session, instance, actor, "task.complete") as runner:
+        runner.complete_user_task(task.spiff_task_id, clean, advance.dispatch_for(session, instance))
+        task.state, task.completed_at, task.completed_by = TaskState.COMPLETED, clock.now(), actor.username
+        task.on_behalf_of = behalf
+    audit.append(
+        session,
+        actor,
+        "task.completed",
+        instance_id=instance.id,
+        task_id=task.id,
+        on_behalf_of=behalf,
+        details={"bpmn_id": task.bpmn_id, "data": to_plain(clean)},
+    )
+    incidents.resolve_all(session, actor, instance)
+    return task
+
+
+def validate_task_data(session: Session, task: HumanTask, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Clean data by the task's form; without a form, any JSON object of plain keys."""
+    form = definitions.form_for_task(session, task)
+    if form is None:
+        if not isinstance(data, Mapping):
+            raise InvalidInput(_("Görev verisi bir JSON nesnesi olmalı."))
+        bad = [k for k in data if not isinstance(k, str) or k == "typename" or k.startswith("_")]
+        if bad:
+            raise InvalidInput(_("Geçersiz alan adları."), field_errors={str(k): [_("Ayrılmış ad.")] for k in bad})
+        return dict(data)
+    return definitions.validate_form(form, data)
+
+
+def list_for_instance(session: Session, instance_id: int) -> list[HumanTask]:
+    return list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)))
+
+
+def count_open_for_group(session: Session, group_code: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(HumanTask)
+            .join(HumanTaskCandidate)
+            .where(HumanTaskCandidate.group_code == group_code, HumanTask.state.in_(ACTIVE_TASK_STATES))
+        )
+        or 0
+    )
+
+
+def as_dict(task: HumanTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "name": task.name,
+        "bpmn_id": task.bpmn_id,
+        "process_key": task.process_key,
+        "instance_id": task.instance_id,
+        "business_key": task.business_key,
+        "state": str(task.state),
+        "assignee": task.assignee,
+        "candidate_groups": task.candidate_groups,
+        "due_at": task.due_at.isoformat() if task.due_at else None,
+        "priority": task.priority,
+        "form_key": task.form_key,
+        "lane": task.lane,
+        "created_at": task.created_at.isoformat(),
+        "completed_by": task.completed_by,
+        "on_behalf_of": task.on_behalf_of,
+    }
+
+
+def _active_task(session: Session, task_id: int) -> HumanTask:
+    task = get(session, task_id)
+    if not task.is_active:
+        raise Conflict(_("Görev zaten {state} durumunda.", state=_state_label(task.state)))
+    return task
+
+
+def _state_label(state: str) -> str:
+    labels = {
+        "completed": "tamamlanmış",
+        "cancelled": "iptal edilmiş",
+        "claimed": "üstlenilmiş",
+        "open": "açık",
+    }
+    return labels.get(str(state), str(state))
