@@ -69,17 +69,17 @@ class FieldDefinition:
     required: bool = False
     choices: tuple[tuple[str, str], ...] = ()
     max_length: int | None = None
-    min_length: int | None = None
     min: Bound | None = None
     max: Bound | None = None
+    help: str | None = None
+    default: Any = None
+    min_length: int | None = None
     decimal_places: int | None = None
     pattern: str | None = None
     not_future: bool = False
     not_past: bool = False
-    help: str | None = None
     placeholder: str | None = None
     description: str | None = None
-    default: Any = None
     extensions: Mapping[str, Any] = dataclasses.field(default_factory=Extensions, compare=False, hash=False)
 
     def __post_init__(self) -> None:

@@ -1,9 +1,9 @@
 """marshmallow fields for form field types, with precise Turkish error messages.
 
 Every field shares one policy (:class:`FormField`): a missing key is left out (or takes
-the definition's ``default``); ``None``, a blank string or an empty list counts as empty:
-an error for required fields, ``None`` (``[]`` for multichoice) otherwise; nested
-``typename`` keys are refused. Type-specific parsing lives in :meth:`FormField.clean`.
+the definition's ``default``); ``None`` or a blank string (or an empty list for
+multichoice) is empty: an error for required fields, ``None`` (``[]`` for multichoice)
+otherwise; nested ``typename`` keys are refused. Type-specific parsing lives in :meth:`FormField.clean`.
 """
 
 from __future__ import annotations
@@ -70,12 +70,10 @@ class FormField(ma_fields.Field):
         if self.is_empty(value):
             if self.definition.required and not kwargs.get("partial"):
                 raise self.make_error("required")
-            return self.empty_value
+            return None
         if _find_typename(value):
             raise ValidationError(msg.TYPENAME)
         return self.clean(value)
-
-    empty_value: ClassVar[Any] = None
 
     def is_empty(self, value: Any) -> bool:
         return value is None or (isinstance(value, str) and not value.strip())
@@ -93,10 +91,14 @@ class TextField(FormField):
     def clean(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValidationError(msg.NOT_TEXT)
-        text = values.clean_text(value)
         d = self.definition
-        if _CONTROL.search(text) or (d.type == "string" and ("\n" in text or "\t" in text)):
-            raise ValidationError(msg.SINGLE_LINE if d.type == "string" and "\n" in text else msg.CONTROL_CHAR)
+        text = values.clean_text(value)
+        if d.type == "string":
+            text = text.replace("\t", " ")
+        if d.type == "string" and "\n" in text:
+            raise ValidationError(msg.SINGLE_LINE)
+        if _CONTROL.search(text):
+            raise ValidationError(msg.CONTROL_CHAR)
         max_length = d.max_length or DEFAULT_MAX_LENGTH[d.type]
         if len(text) > max_length:
             raise ValidationError(msg.MAX_LENGTH.format(n=max_length))
@@ -149,7 +151,7 @@ class DecimalField(_BoundedField):
         if rounded != number:
             raise ValidationError(msg.DECIMAL_PLACES.format(n=places) if places else msg.NO_DECIMAL_PLACES)
         self.check_bounds(rounded, msg.show_decimal)
-        return rounded
+        return rounded.copy_abs() if rounded.is_zero() else rounded  # no "-0.00"
 
 
 class DateField(_BoundedField):
@@ -223,8 +225,6 @@ class ChoiceField(FormField):
 
 class MultiChoiceField(ChoiceField):
     """A list of choice values, returned without duplicates in the order of the definition."""
-
-    empty_value: ClassVar[Any] = []
 
     def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
         result = super().deserialize(value, attr, data, **kwargs)

@@ -37,6 +37,7 @@ class FormSchema(Schema):
 
     class Meta:
         unknown = EXCLUDE  # reported by _reject_unknown_keys, under "_schema" rather than per key
+        register = False  # generated per definition: keep them out of marshmallow's class registry
 
     error_messages = {"type": msg.NOT_MAPPING}  # noqa: RUF012 - marshmallow's own class attribute
 
@@ -78,7 +79,10 @@ def schema_for(definition: FormDefinition) -> Schema:
             compiled[field.name] = make_field(field)
         except FormDefinitionError as exc:
             raise exc.located(prefix=f"fields[{index}]") from None
-    schema_class = FormSchema.from_dict(compiled, name=f"FormSchema[{definition.key}]")
+    # Declared fields are set after class creation: as class attributes, field names such as
+    # "Meta" would clash with the schema's own.
+    schema_class = type(f"FormSchema[{definition.key}]", (FormSchema,), {})
+    schema_class._declared_fields = compiled
     return schema_class()
 
 

@@ -187,3 +187,11 @@ def test_malformed_json(raw: str | bytes, fragment: str) -> None:
 def test_extensions_may_use_any_json() -> None:
     document = form(fld(**{"x-widget": {"rows": 3}}), **{"x-tags": ["a", 1]})
     assert json.loads(json.dumps(parse_definition(document).to_dict()))["x-tags"] == ["a", 1]
+
+
+def test_error_text_combines_source_path_and_field() -> None:
+    with pytest.raises(FormDefinitionError) as info:
+        parse_definition(form(fld("durum", type="choice", choices=[])), source="izin.form.json")
+    assert str(info.value) == (
+        "izin.form.json: fields[0].choices ('durum' alanı): Seçenek listesi ('choices') boş olmayan bir liste olmalı."
+    )

@@ -51,6 +51,10 @@ def test_string_keeps_turkish_letters(value: str, expected: str) -> None:
     assert clean(single("string"), value) == expected
 
 
+def test_string_turns_tabs_into_spaces() -> None:
+    assert clean(single("string"), "a\tb") == "a b"
+
+
 def test_text_keeps_lines_and_normalises_line_ends() -> None:
     assert clean(single("text"), " satır 1\r\nsatır 2\n") == "satır 1\nsatır 2"
 
@@ -171,6 +175,7 @@ def test_int_bounds() -> None:
         ("1 234,56", "1234.56"),
         ("1.234.567", "1234567.00"),
         ("-0,5", "-0.50"),
+        ("-0", "0.00"),
         ("12.500", "12.50"),  # trailing zeros are not extra precision
         (12, "12.00"),
         (0.1, "0.10"),
@@ -499,3 +504,11 @@ def test_schema_is_compiled_once_and_usable_directly() -> None:
 def test_validation_error_text() -> None:
     error_ = FormValidationError({"ad": ["Bu alan zorunludur."]})
     assert str(error_) == "Form verisi geçersiz. ad: Bu alan zorunludur."
+
+
+@pytest.mark.parametrize("name", ["Meta", "fields", "load", "validate", "opts", "error_messages"])
+def test_field_names_that_are_schema_attributes(name: str) -> None:
+    field = {"name": name, "type": "int", "label": "X", "required": True}
+    definition = parse_definition({"key": "k", "title": "T", "fields": [field]})
+    assert validate(definition, {name: "5"}) == {name: 5}
+    assert errors(definition, {}) == {name: ["Bu alan zorunludur."]}
