@@ -83,5 +83,5 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
 @pytest.fixture
 def pg_db(db: dbmod.Database) -> dbmod.Database:
     if db.is_sqlite:
-        pytest.skip("PostgreSQL-only proof (multi-writer correctness): runs on the postgres backend, set KALEM_TEST_POSTGRES_URL")
+        pytest.skip("PostgreSQL-only proof: runs on the postgres backend (KALEM_TEST_POSTGRES_URL)")
     return db
