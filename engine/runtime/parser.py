@@ -313,6 +313,8 @@ def _lint_timer(event_definition: TimerEventDefinition, ctx: LintContext) -> lis
         return problems
     try:
         value = scripting.evaluate(expression, {}, ctx.helpers)
+    except scripting.ScriptTimeout:
+        return [_("Zamanlayıcı ifadesi süre sınırında bitmedi.")]
     except (scripting.ScriptFailed, scripting.ScriptRejected) as exc:
         if "NameError" in str(getattr(exc, "message", exc)) or "tanımlı değil" in str(exc):
             return []  # depends on process data: checked when the timer is reached

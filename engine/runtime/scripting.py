@@ -23,25 +23,30 @@ and at run time: a whitelist of builtins, ``_getattr_`` refusing the same attrib
 only on lists and dicts, and ``except`` classes checked to derive from ``Exception``. A guard
 refusal aborts the whole script (it cannot be caught) and surfaces as :class:`ScriptFailed`.
 
-Bounded:
+Bounded (each script run or expression evaluation gets ``time_limit`` seconds):
 
 * wall-clock time of sandboxed Python code: a tracer checks the deadline on every line and call
-  event of code compiled here (also lambdas kept from an earlier run); loops inside C functions
-  only iterate over objects that already exist, or call back into traced code;
-* single operations that would allocate without limit in C: ``*`` repetition of
-  str/bytes/list/tuple (at most ``MAX_ITEMS`` items), ``*``, ``**``, ``<<`` and ``pow()`` on
-  ints (at most ``MAX_INT_BITS`` bits), ``range()`` (``MAX_ITEMS``), the int arguments of
-  ``ljust rjust center zfill expandtabs`` and the result of ``str.replace``, widths and
-  precisions in format specs (``str.format``, ``format_map``, f-strings, ``%``), ``sum()`` with
-  a sequence as start value.
+  event of code compiled here, also of lambdas kept from an earlier run, and every ``while``
+  body gets an instruction so that even ``while True: pass`` raises line events. C functions
+  that iterate while calling back into C (``min``/``max`` with a key, ``zip``, ``enumerate``)
+  read through a traced generator, and ``map``/``filter``/``iter`` are not offered;
+* single operations that would allocate or compute without limit in C: ``*`` repetition of
+  str/bytes/list/tuple and ``range()`` (at most ``MAX_ITEMS`` items); ``*``, ``**``, ``<<`` and
+  ``pow()`` on ints (at most ``MAX_INT_BITS`` bits); Decimals (at most
+  ``10**MAX_DECIMAL_EXPONENT``, so ``int(d)`` stays instant); the int arguments of ``ljust
+  rjust center zfill expandtabs``; the result of ``str.replace``; widths and precisions in
+  format specs (``str.format``, ``format_map``, f-strings, ``%``); ``sum()`` refuses a sequence
+  as start value.
 
 Not bounded:
 
 * memory in general: code can still grow objects geometrically (``s = s + s``,
-  ``lst.extend(lst)``, ``join``, a template with many fields) until the deadline stops it; only
-  a separate process with an address-space limit would bound that;
+  ``lst.extend(lst)``) until the deadline stops it, or render aliased data large in one C call
+  (``join``, ``translate``, ``str()`` of a list holding one long string many times, a template
+  with many fields); only a separate process with an address-space limit would bound that;
 * a C-level call already under way when the deadline passes (a big sort) finishes first;
-* helper functions: they are trusted code and run untraced and untimed.
+* helper functions: they are trusted code and run untraced and untimed;
+* the tracer replaces any tracer installed before (a debugger, coverage) while code runs.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ import time
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Any, Final, Literal, NamedTuple, NoReturn
 
@@ -79,6 +84,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 __all__ = [
     "DEFAULT_TIME_LIMIT",
+    "MAX_DECIMAL_EXPONENT",
     "MAX_INT_BITS",
     "MAX_ITEMS",
     "SANDBOX_FILENAME",
@@ -96,6 +102,9 @@ __all__ = [
 DEFAULT_TIME_LIMIT: Final[float] = 2.0
 MAX_ITEMS: Final = 1_000_000
 MAX_INT_BITS: Final = 100_000
+# Largest adjusted exponent of a Decimal; converting 10**4300 to int is instant, 10**999999 takes
+# half a minute. The same digit count Python allows for int/str conversions.
+MAX_DECIMAL_EXPONENT: Final = 4300
 # Code objects compiled here carry this file name: the tracer times only them, and error line
 # numbers are looked up in tracebacks by it.
 SANDBOX_FILENAME: Final = "<kalem-script>"
@@ -183,14 +192,15 @@ def _check_attribute_name(name: str) -> None:
         _forbid(f"{FORBIDDEN}: '{name}' özniteliğine erişilemez")
 
 
-def _is_text(obj: object) -> bool:
-    return isinstance(obj, (str, bytes)) or (isinstance(obj, type) and issubclass(obj, (str, bytes)))
+def _is_text(obj: object, kinds: tuple[type, ...] = (str, bytes)) -> bool:
+    """Whether ``obj`` is a str/bytes, or the class itself (``str.format(...)``)."""
+    return isinstance(obj, kinds) or (isinstance(obj, type) and issubclass(obj, kinds))
 
 
 def _guarded_getattr(obj: object, name: str) -> Any:
     """``obj.name`` in sandboxed code; ``format`` and the padding methods come back wrapped."""
     _check_attribute_name(name)
-    if name in ("format", "format_map") and _is_text(obj):
+    if name in ("format", "format_map") and _is_text(obj, (str,)):
         return _safe_format_method(obj, name)
     value = getattr(obj, name)
     if _is_text(obj) and name in _PADDING_METHODS:
@@ -211,11 +221,11 @@ def _with_int_arguments_capped(method: Callable[..., Any]) -> Callable[..., Any]
 
 def _capped_replace(obj: object, method: Callable[..., Any]) -> Callable[..., Any]:
     def replace(*args: Any) -> Any:
-        # Bound method: (old, new[, count]); via the class: (text, old, new[, count]).
-        text, old, new = (obj, *args[:2]) if not isinstance(obj, type) else args[:3]
-        if isinstance(text, (str, bytes)) and isinstance(new, (str, bytes)) and isinstance(old, (str, bytes)):
-            growth = max(0, len(new) - len(old))
-            if growth and len(text) + text.count(old) * growth > MAX_ITEMS:
+        # Bound method: (old, new[, count]); through the class: (text, old, new[, count]).
+        text, old, new, *_ = (*args, None, None, None) if isinstance(obj, type) else (obj, *args, None, None)
+        if isinstance(text, (str, bytes)) and isinstance(old, type(text)) and isinstance(new, type(text)):
+            growth = len(new) - len(old)
+            if growth > 0 and len(text) + text.count(old) * growth > MAX_ITEMS:
                 _size_exceeded()
         return method(*args)
 
@@ -412,6 +422,63 @@ def _capped_pow(base: Any, exponent: Any, mod: Any = None) -> Any:
     return pow(base, exponent, mod)
 
 
+class _DecimalType(type):
+    """Metaclass of the sandbox's ``Decimal``: isinstance and issubclass answer as for the real one."""
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, Decimal)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, Decimal)
+
+
+class _SandboxDecimal(metaclass=_DecimalType):
+    """``Decimal`` as scripts see it: refuses values above 10**MAX_DECIMAL_EXPONENT.
+
+    Construction is exact and ignores the context, so the bound is checked here; arithmetic
+    results are bounded by the context ``_run`` installs.
+    """
+
+    def __new__(cls, value: Any = "0") -> Decimal:  # type: ignore[misc]
+        result = Decimal(value)
+        if result.is_finite() and result.adjusted() > MAX_DECIMAL_EXPONENT:
+            _forbid(f"Boyut sınırı aşıldı: ondalık sayı en fazla 10**{MAX_DECIMAL_EXPONENT} olabilir")
+        return result
+
+
+# C functions that iterate and call back into C can loop without a single trace event when the
+# callback grows the list being read: max(x, key=x.append), x.extend(zip(x)). Their iterables go
+# through this generator, compiled under the sandbox's file name so the tracer times it.
+_TIMED_ITER_SOURCE: Final = "def timed_iter(iterable):\n    for item in iterable:\n        yield item\n"
+_TIMED_ITER_FILENAME: Final = "<kalem-timed-iter>"
+
+
+def _make_timed_iter() -> Callable[[Any], Iterator[Any]]:
+    namespace: dict[str, Any] = {}
+    exec(compile(_TIMED_ITER_SOURCE, _TIMED_ITER_FILENAME, "exec"), namespace)
+    return namespace["timed_iter"]
+
+
+_timed_iter: Final = _make_timed_iter()
+
+
+def _timed_zip(*iterables: Any, strict: bool = False) -> Iterator[tuple[Any, ...]]:
+    return zip(*(_timed_iter(iterable) for iterable in iterables), strict=strict)
+
+
+def _timed_enumerate(iterable: Any, start: int = 0) -> Iterator[tuple[int, Any]]:
+    return enumerate(_timed_iter(iterable), start)
+
+
+def _timed_extremum(function: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:  # min(iterable, key=...), not min(a, b)
+            args = (_timed_iter(args[0]),)
+        return function(*args, **kwargs)
+
+    return call
+
+
 _SUMMABLE_STARTS: Final = (int, float, Decimal, timedelta)
 
 
@@ -449,54 +516,23 @@ def _refuse(name: str) -> Callable[..., NoReturn]:
 # Called by name these are rejected at compile time; referenced otherwise (``f = open``) they
 # resolve to a stub that refuses, so the message is the same.
 _REFUSED_BUILTINS: Final = (
-    "breakpoint",
-    "compile",
-    "delattr",
-    "dir",
-    "eval",
-    "exec",
-    "exit",
-    "getattr",
-    "globals",
-    "hasattr",
-    "help",
-    "input",
-    "locals",
-    "memoryview",
-    "open",
-    "quit",
-    "setattr",
-    "super",
-    "type",
-    "vars",
-)
+    "breakpoint", "compile", "delattr", "dir", "eval", "exec", "exit", "getattr", "globals", "hasattr", "help",
+    "input", "locals", "memoryview", "open", "quit", "setattr", "super", "type", "vars",
+)  # fmt: skip
 
 _EXCEPTIONS: Final = (
-    ArithmeticError,
-    AssertionError,
-    AttributeError,
-    Exception,
-    IndexError,
-    KeyError,
-    LookupError,
-    NameError,
-    NotImplementedError,
-    OverflowError,
-    RuntimeError,
-    StopIteration,
-    TypeError,
-    ValueError,
-    ZeroDivisionError,
-)
+    ArithmeticError, AssertionError, AttributeError, Exception, IndexError, KeyError, LookupError, NameError,
+    NotImplementedError, OverflowError, RuntimeError, StopIteration, TypeError, ValueError, ZeroDivisionError,
+)  # fmt: skip
 
 _BUILTINS: Final[dict[str, Any]] = {
     "abs": abs, "all": all, "any": any, "bool": bool, "chr": chr, "dict": dict, "divmod": divmod,
-    "enumerate": enumerate, "filter": filter, "float": float, "frozenset": frozenset, "int": int,
-    "isinstance": isinstance, "len": len, "list": list, "map": map, "max": max, "min": min,
-    "ord": ord, "pow": _capped_pow, "range": _capped_range, "repr": repr, "reversed": reversed,
-    "round": round, "set": set, "sorted": sorted, "str": str, "sum": _numeric_sum, "tuple": tuple,
-    "zip": zip,
-    "Decimal": Decimal, "date": date, "datetime": datetime, "timedelta": timedelta,
+    "enumerate": _timed_enumerate, "float": float, "frozenset": frozenset, "int": int,
+    "isinstance": isinstance, "len": len, "list": list, "max": _timed_extremum(max),
+    "min": _timed_extremum(min), "ord": ord, "pow": _capped_pow, "range": _capped_range,
+    "repr": repr, "reversed": reversed, "round": round, "set": set, "sorted": sorted, "str": str,
+    "sum": _numeric_sum, "tuple": tuple, "zip": _timed_zip,
+    "Decimal": _SandboxDecimal, "date": date, "datetime": datetime, "timedelta": timedelta,
     **{cls.__name__: cls for cls in _EXCEPTIONS},
     **{name: _refuse(name) for name in _REFUSED_BUILTINS},
     "__import__": _import_for_c_code,
@@ -515,6 +551,7 @@ _GUARDS: Final[dict[str, Any]] = {
     "_apply_": _apply,
     "_print_": _NullPrinter,
     "_except_guard_": _except_guard,
+    "_tick_": None,
     "_augitem_": _augmented_item,
     "_format_value_": _format_value,
     "_mul_": _checked(_check_mul, operator.mul),
@@ -595,12 +632,14 @@ class _SandboxPolicy(RestrictingNodeTransformer):
 
     def visit_Attribute(self, node: ast.Attribute) -> Any:  # noqa: N802
         if node.attr.startswith("_"):
-            self._reject(node, f"Alt çizgiyle başlayan özniteliklere erişilemez: {node.attr}")
-            return node
-        if node.attr in _BLOCKED_ATTRIBUTES or node.attr.endswith("__roles__"):
-            self._reject(node, f"{FORBIDDEN}: '{node.attr}' özniteliğine erişilemez")
-            return node
-        return super().visit_Attribute(node)
+            message = f"Alt çizgiyle başlayan özniteliklere erişilemez: {node.attr}"
+        elif node.attr in _BLOCKED_ATTRIBUTES or node.attr.endswith("__roles__"):
+            message = f"{FORBIDDEN}: '{node.attr}' özniteliğine erişilemez"
+        else:
+            return super().visit_Attribute(node)
+        self.node_contents_visit(node)  # report `().__class__` before `.__base__` in a chain
+        self._reject(node, message)
+        return node
 
     def visit_Try(self, node: ast.Try) -> Any:  # noqa: N802
         if node.finalbody:
@@ -623,6 +662,16 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         # Only names may appear, so evaluating the clause runs no sandboxed code even after
         # the tracer fired; the guard then checks what the names are bound to.
         node.type = _call("_except_guard_", [node.type], node.type)
+        return node
+
+    def visit_While(self, node: ast.While) -> Any:  # noqa: N802
+        node = super().visit_While(node)
+        # A loop whose body compiles to nothing (`while True: pass`, `continue`, dead `if 0:`)
+        # is a jump to itself, which raises no trace event. Loading a name first makes every
+        # iteration a backward jump to an earlier instruction, and those are traced.
+        tick = ast.Expr(ast.Name("_tick_", ast.Load()))
+        copy_locations(tick, node)
+        node.body.insert(0, tick)
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:  # noqa: N802
@@ -711,12 +760,17 @@ def check_expression(source: str) -> None:
 # --- running -------------------------------------------------------------------------------
 
 
+_TIMED_FILENAMES: Final = frozenset({SANDBOX_FILENAME, _TIMED_ITER_FILENAME})
+
+
 def _deadline_tracer(deadline: float, message: str) -> TraceFunction:
     def trace(frame: types.FrameType, event: str, arg: Any) -> TraceFunction | None:
-        if frame.f_code.co_filename != SANDBOX_FILENAME:
+        filename = frame.f_code.co_filename
+        if filename not in _TIMED_FILENAMES:
             return None  # trusted code (helpers, guards) is neither traced nor interrupted
         if event in ("call", "line") and time.monotonic() > deadline:
-            raise ScriptTimeout(message, frame.f_lineno)
+            # In the timed iterator the script line is found in the traceback instead.
+            raise ScriptTimeout(message, frame.f_lineno if filename == SANDBOX_FILENAME else None)
         return trace
 
     return trace
@@ -726,13 +780,18 @@ def _run(code: types.CodeType, scope: dict[str, Any], time_limit: float, kind: s
     limit = f"{time_limit:g}".replace(".", ",")
     tracer = _deadline_tracer(time.monotonic() + time_limit, f"Süre sınırı aşıldı: {kind} {limit} saniyeden uzun sürdü")
     previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        return eval(code, scope)  # also runs 'exec'-mode code objects (and returns None)
-    except _Forbidden as err:
-        raise ScriptFailed(err.message, _error_lineno(err)) from err
-    finally:
-        sys.settrace(previous)
+    # Decimal arithmetic overflows past MAX_DECIMAL_EXPONENT, matching _SandboxDecimal.
+    with localcontext(Emax=MAX_DECIMAL_EXPONENT):
+        sys.settrace(tracer)
+        try:
+            return eval(code, scope)  # also runs 'exec'-mode code objects (and returns None)
+        except _Forbidden as err:
+            raise ScriptFailed(err.message, _error_lineno(err)) from err
+        except ScriptTimeout as err:
+            err.lineno = _error_lineno(err)
+            raise
+        finally:
+            sys.settrace(previous)
 
 
 def _is_transient(value: object) -> bool:
@@ -777,19 +836,41 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         scope["__builtins__"] = _BUILTINS
         return scope
 
-    def evaluate(
+    def run_expression(
         self, expression: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
     ) -> Any:
+        """Evaluate ``expression``; raises ScriptRejected, ScriptFailed, ScriptTimeout or the code's error."""
         code = _compile(expression, "eval")
         return _run(code, self._scope(context, external_context), self.time_limit, "ifade")
 
-    def execute(self, script: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None) -> bool:
+    def run_script(
+        self, script: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None
+    ) -> None:
+        """Execute ``script`` and update ``context`` with its variables only if it succeeds."""
         code = _compile(script, "exec")
         scope = self._scope(context, external_context)
         _run(code, scope, self.time_limit, "betik")
         data = self._data_after(scope, context, external_context or {})
         context.clear()
         context.update(data)
+
+    # Spiff's interface. Spiff also calls these directly, outside the engine's error wrapping
+    # (process data outputs, completion conditions, message correlation), and it and its callers
+    # catch Exception: a timeout therefore leaves here as ScriptFailed, caused by ScriptTimeout.
+
+    def evaluate(
+        self, expression: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        try:
+            return self.run_expression(expression, context, external_context)
+        except ScriptTimeout as err:
+            raise ScriptFailed(err.message, err.lineno) from err
+
+    def execute(self, script: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None) -> bool:
+        try:
+            self.run_script(script, context, external_context)
+        except ScriptTimeout as err:
+            raise ScriptFailed(err.message, err.lineno) from err
         return True
 
     def _data_after(
@@ -817,7 +898,8 @@ class SandboxedScriptEngine(PythonScriptEngine):
     """A SpiffWorkflow script engine whose scripts and expressions run in the sandbox.
 
     Every failure surfaces as Spiff's ``WorkflowTaskException`` carrying the Turkish
-    explanation, with the original (ScriptRejected, ScriptFailed, ScriptTimeout ...) as cause.
+    explanation, caused by the original (ScriptRejected, ScriptFailed, ZeroDivisionError ...);
+    a timeout is a ScriptFailed caused by the ScriptTimeout.
     """
 
     environment: SandboxEnvironment
@@ -835,15 +917,14 @@ class SandboxedScriptEngine(PythonScriptEngine):
         except SpiffWorkflowException as err:
             err.add_note(f"'{expression}' ifadesi değerlendirilirken")
             raise
-        except (Exception, ScriptTimeout) as err:
-            # ScriptTimeout is converted too, so Spiff marks the task as failed as for any error.
+        except Exception as err:
             message = f"İfade değerlendirilemedi: '{expression}': {_describe(err)}"
             raise WorkflowTaskException(message, task=task, exception=err) from err
 
     def execute(self, task: Any, script: str, external_context: Mapping[str, Any] | None = None) -> bool:
         try:
             return self.environment.execute(script, task.data, external_context)
-        except (Exception, ScriptTimeout) as err:
+        except Exception as err:
             raise self.create_task_exec_exception(task, script, err) from err
 
     def create_task_exec_exception(self, task: Any, script: str, err: BaseException) -> Exception:
@@ -890,7 +971,7 @@ def evaluate(
     """
     environment = SandboxEnvironment(helpers, time_limit)
     try:
-        return environment.evaluate(expression, data)
+        return environment.run_expression(expression, data)
     except (ScriptRejected, ScriptFailed):
         raise
     except Exception as err:
