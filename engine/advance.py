@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, clock, people
@@ -36,7 +37,7 @@ from engine.models import (
 from engine.runtime import scripting
 from engine.runtime.serializer import STATE_VERSION
 from engine.runtime.spec_cache import spec_cache
-from engine.runtime.workflow import ReadyUserTask, Runner
+from engine.runtime.workflow import ReadyUserTask, Runner, WaitingMessage, WaitingTimer
 from engine.setup import config
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
@@ -51,8 +52,9 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def specs_for(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
-    return spec_cache.get(definition.id, definition.key, definition.sources)
+def specs_for(session: Session, definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
+    """Cached specs of a version; its (large, deferred) sources are read only on a cache miss."""
+    return spec_cache.get((definition.id, definition.sha256), definition.key, lambda: definition.sources)
 
 
 def runner_options() -> dict[str, Any]:
@@ -60,8 +62,7 @@ def runner_options() -> dict[str, Any]:
 
 
 def load_runner(session: Session, instance: ProcessInstance) -> Runner:
-    definition = session.get_one(ProcessDefinition, instance.definition_id)
-    spec, subs = specs_for(definition)
+    spec, subs = specs_for(session, instance.definition)
     return Runner.load(instance.state, instance.state_version, spec, subs, **runner_options())
 
 
@@ -69,18 +70,20 @@ def load_runner(session: Session, instance: ProcessInstance) -> Runner:
 def step(session: Session, instance: ProcessInstance, actor: Actor, action: str) -> Iterator[Runner]:
     """Load → (caller acts) → sync → save. A ProcessError is tagged with the instance for the incident."""
     runner = load_runner(session, instance)
+    before = Waiting.of(runner)
     try:
         yield runner
     except ProcessError as exc:
         exc.details.setdefault("instance_id", instance.id)
         exc.details.setdefault("action", action)
         raise
-    save(session, instance, runner, actor)
+    save(session, instance, runner, actor, before)
 
 
-def save(session: Session, instance: ProcessInstance, runner: Runner, actor: Actor) -> None:
+def save(session: Session, instance: ProcessInstance, runner: Runner, actor: Actor, before: Waiting) -> None:
+    """Write the workflow state and bring the projections from ``before`` to what it waits on now."""
     try:
-        sync_projections(session, instance, runner, actor)
+        sync_projections(session, instance, runner, actor, before)
     except ProcessError as exc:
         exc.details.setdefault("instance_id", instance.id)
         raise
@@ -165,58 +168,95 @@ def next_sequence(session: Session, name: str, year: int) -> int:
 # --- projections ------------------------------------------------------------------------------------
 
 
-def sync_projections(session: Session, instance: ProcessInstance, runner: Runner, actor: Actor) -> None:
-    _sync_tasks(session, instance, runner, actor)
-    _sync_timers(session, instance, runner)
-    _sync_messages(session, instance, runner)
+@dataclass(frozen=True)
+class Waiting:
+    """What a workflow waits on: ready user tasks, timers and message subscriptions by spiff id.
+
+    Every save brings the projection rows to exactly this, so the ``Waiting`` of a freshly loaded
+    workflow is what its rows say, and a step only writes the difference (no read-back queries).
+    """
+
+    tasks: dict[str, ReadyUserTask]
+    timers: dict[str, WaitingTimer]
+    messages: dict[tuple[str, str], WaitingMessage]
+
+    @classmethod
+    def of(cls, runner: Runner) -> Waiting:
+        ready, timers, messages = runner.waiting()
+        return cls(
+            {t.spiff_id: t for t in ready},
+            {t.spiff_id: t for t in timers},
+            {(m.spiff_id, m.name): m for m in messages},
+        )
+
+    @classmethod
+    def nothing(cls) -> Waiting:
+        return cls({}, {}, {})
 
 
-def _sync_tasks(session: Session, instance: ProcessInstance, runner: Runner, actor: Actor) -> None:
-    ready = {t.spiff_id: t for t in runner.ready_user_tasks()}
-    rows = session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state.in_(ACTIVE_TASK_STATES))
-    ).all()
-    known = set()
-    for row in rows:
-        known.add(row.spiff_task_id)
-        if row.spiff_task_id not in ready:
+def sync_projections(
+    session: Session, instance: ProcessInstance, runner: Runner, actor: Actor, before: Waiting
+) -> None:
+    after = Waiting.of(runner)
+    _sync_tasks(session, instance, actor, before, after, runner.completed_ids)
+    _sync_timers(session, instance, before, after)
+    _sync_messages(session, instance, before, after)
+
+
+def _sync_tasks(
+    session: Session, instance: ProcessInstance, actor: Actor, before: Waiting, after: Waiting, completed: set[str]
+) -> None:
+    gone = sorted(set(before.tasks) - set(after.tasks) - completed)
+    if gone:
+        # Tasks this action completed were marked by the caller; the others that vanished were
+        # cancelled (a boundary event, a terminate, another branch).
+        cancelled = session.scalars(
+            select(HumanTask).where(
+                HumanTask.instance_id == instance.id,
+                HumanTask.spiff_task_id.in_(gone),
+                HumanTask.state.in_(ACTIVE_TASK_STATES),
+            )
+        ).all()
+        for row in cancelled:
             row.state = TaskState.CANCELLED
             audit.append(session, actor, "task.cancelled", instance_id=instance.id, task_id=row.id)
-    lanes = _lane_groups(session)
-    for spiff_id, ready_task in ready.items():
-        if spiff_id not in known:
-            task = _new_task(instance, ready_task, lanes)
-            session.add(task)
-            session.flush()
-            audit.append(
-                session,
-                actor,
-                "task.created",
-                instance_id=instance.id,
-                task_id=task.id,
-                details={
-                    "bpmn_id": task.bpmn_id,
-                    "candidate_groups": task.candidate_groups,
-                    "assignee": task.assignee,
-                    "due_at": task.due_at.isoformat() if task.due_at else None,
-                },
-            )
+    for spiff_id, ready_task in after.tasks.items():
+        if spiff_id in before.tasks:
+            continue
+        task = _new_task(session, instance, ready_task)
+        session.add(task)
+        session.flush()
+        audit.append(
+            session,
+            actor,
+            "task.created",
+            instance_id=instance.id,
+            task_id=task.id,
+            details={
+                "bpmn_id": task.bpmn_id,
+                "candidate_groups": task.candidate_groups,
+                "assignee": task.assignee,
+                "due_at": task.due_at.isoformat() if task.due_at else None,
+            },
+        )
 
 
-def _lane_groups(session: Session) -> dict[str, str]:
-    """Lane name → group code: a lane named by its group code, or by the group's display name."""
-    mapping = {}
+def lane_group(session: Session, lane: str) -> str:
+    """A lane is named by its group code, or else by the group's display name (case-insensitive)."""
+    if session.scalar(select(Group.code).where(Group.code == lane)) is not None:
+        return lane
     for code, name in session.execute(select(Group.code, Group.name)):
-        mapping[name.casefold()] = code
-    return mapping
+        if name.casefold() == lane.casefold():
+            return str(code)
+    return lane
 
 
-def _new_task(instance: ProcessInstance, ready: ReadyUserTask, lanes: Mapping[str, str]) -> HumanTask:
+def _new_task(session: Session, instance: ProcessInstance, ready: ReadyUserTask) -> HumanTask:
     props = ready.properties
     groups = _evaluate_groups(props.get("candidateGroups"), ready)
     assignee = _evaluate(props.get("assignee"), ready, "assignee")
     if not groups and not assignee and ready.lane:
-        groups = [lanes.get(ready.lane.casefold(), ready.lane) if ready.lane not in lanes.values() else ready.lane]
+        groups = [lane_group(session, ready.lane)]
     now = clock.now()
     task = HumanTask(
         instance_id=instance.id,
@@ -290,49 +330,68 @@ def _as_instant(value: Any, ready: ReadyUserTask) -> datetime | None:
     )
 
 
-def _sync_timers(session: Session, instance: ProcessInstance, runner: Runner) -> None:
-    waiting = {t.spiff_id: t for t in runner.waiting_timers()}
-    rows = session.scalars(
-        select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.WAITING)
-    ).all()
+def _sync_timers(session: Session, instance: ProcessInstance, before: Waiting, after: Waiting) -> None:
     now = clock.now()
-    for row in rows:
-        current = waiting.pop(row.spiff_task_id, None)
-        if current is None:
-            fired = clock.as_utc(row.fire_at) <= now
-            row.status = TimerStatus.FIRED if fired else TimerStatus.CANCELLED
-            row.fired_at = now if fired else None
-        elif current.fire_at != row.fire_at:
-            row.fire_at = current.fire_at  # a cycle timer moved on to its next tick
-    for timer in waiting.values():
-        session.add(
-            Timer(
-                instance_id=instance.id,
-                spiff_task_id=timer.spiff_id,
-                bpmn_id=timer.bpmn_id,
-                fire_at=timer.fire_at,
-                status=TimerStatus.WAITING,
+    gone = sorted(set(before.timers) - set(after.timers))
+    if gone:
+        session.execute(
+            update(Timer)
+            .where(Timer.instance_id == instance.id, Timer.spiff_task_id.in_(gone), Timer.status == TimerStatus.WAITING)
+            .values(
+                status=case((Timer.fire_at <= now, TimerStatus.FIRED.value), else_=TimerStatus.CANCELLED.value),
+                fired_at=case((Timer.fire_at <= now, now), else_=None),
             )
+            .execution_options(synchronize_session=False)
         )
+    for spiff_id, timer in after.timers.items():
+        previous = before.timers.get(spiff_id)
+        if previous is None:
+            session.add(
+                Timer(
+                    instance_id=instance.id,
+                    spiff_task_id=spiff_id,
+                    bpmn_id=timer.bpmn_id,
+                    fire_at=timer.fire_at,
+                    status=TimerStatus.WAITING,
+                )
+            )
+        elif previous.fire_at != timer.fire_at:  # a cycle timer moved on to its next tick
+            session.execute(
+                update(Timer)
+                .where(
+                    Timer.instance_id == instance.id,
+                    Timer.spiff_task_id == spiff_id,
+                    Timer.status == TimerStatus.WAITING,
+                )
+                .values(fire_at=timer.fire_at)
+                .execution_options(synchronize_session=False)
+            )
 
 
-def _sync_messages(session: Session, instance: ProcessInstance, runner: Runner) -> None:
-    waiting = {(m.spiff_id, m.name): m for m in runner.waiting_messages()}
-    rows = session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id)).all()
-    for row in rows:
-        if waiting.pop((row.spiff_task_id, row.message_name), None) is None:
-            session.delete(row)
-    for message in waiting.values():
-        session.add(
-            MessageSubscription(
-                instance_id=instance.id,
-                spiff_task_id=message.spiff_id,
-                bpmn_id=message.bpmn_id,
-                message_name=message.name,
-                business_key=instance.business_key,
-                created_at=clock.now(),
+def _sync_messages(session: Session, instance: ProcessInstance, before: Waiting, after: Waiting) -> None:
+    gone = set(before.messages) - set(after.messages)
+    for spiff_id, name in sorted(gone):
+        session.execute(
+            delete(MessageSubscription)
+            .where(
+                MessageSubscription.instance_id == instance.id,
+                MessageSubscription.spiff_task_id == spiff_id,
+                MessageSubscription.message_name == name,
             )
+            .execution_options(synchronize_session=False)
         )
+    for key, message in after.messages.items():
+        if key not in before.messages:
+            session.add(
+                MessageSubscription(
+                    instance_id=instance.id,
+                    spiff_task_id=message.spiff_id,
+                    bpmn_id=message.bpmn_id,
+                    message_name=message.name,
+                    business_key=instance.business_key,
+                    created_at=clock.now(),
+                )
+            )
 
 
 def effective_username(session: Session, actor: Actor) -> str:

@@ -62,11 +62,7 @@ def append(
     details: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction (locks the chain head until commit)."""
-    head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
+    head = _locked_head(session)
     # Microsecond precision is lost on some backends; store what the hash covers.
     at = clock.now().replace(microsecond=0)
     event = AuditEvent(
@@ -83,9 +79,25 @@ def append(
     )
     event.hash = _digest(head.hash, _content(event))
     head.seq, head.hash = event.seq, event.hash
+    # No flush here: the unit of work writes all of a transaction's events and the head in one go.
     session.add(event)
-    session.flush()
     return event
+
+
+def _locked_head(session: Session) -> AuditHead:
+    """The chain head, locked once per transaction and then reused from ``session.info``."""
+    transaction = session.get_transaction()
+    cached = session.info.get("kalem_audit_head")
+    if cached is not None and cached[0] is transaction:
+        head: AuditHead = cached[1]
+        return head
+    head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+        session.flush()
+    session.info["kalem_audit_head"] = (transaction, head)
+    return head
 
 
 @dataclass

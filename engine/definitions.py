@@ -11,7 +11,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -227,10 +226,9 @@ def _store_process(
     bindings: dict[str, Any] = {}
     for form_key in form_keys:
         row = _latest_form(session, form_key)
-        bindings[form_key] = row.id if row is not None else f"python:{form_key}"
+        bindings[form_key] = {"id": row.id, "sha256": row.sha256} if row is not None else f"python:{form_key}"
     files = bundle.files_for(key)
-    form_digests = {k: (_form_sha(session, v)) for k, v in bindings.items()}
-    sha = bpmn.sources_digest(files, {"forms": form_digests})
+    sha = bpmn.sources_digest(files, {"forms": bindings_digest(bindings)})
     latest = find_latest(session, key)
     if latest is not None and latest.sha256 == sha:
         return Deployed(key, latest.version, False)
@@ -251,11 +249,9 @@ def _store_process(
     return Deployed(key, row.version, True)
 
 
-def _form_sha(session: Session, binding: Any) -> str:
-    if isinstance(binding, int):
-        row = session.get_one(FormDefinitionVersion, binding)
-        return row.sha256
-    return str(binding)
+def bindings_digest(bindings: Mapping[str, Any]) -> dict[str, str]:
+    """What of the form bindings decides whether a process version changed: the forms' content."""
+    return {k: v["sha256"] if isinstance(v, dict) else str(v) for k, v in bindings.items()}
 
 
 def _latest_form(session: Session, key: str) -> FormDefinitionVersion | None:
@@ -311,20 +307,28 @@ def form_for_task(session: Session, task: HumanTask) -> Any | None:
     if not task.form_key:
         return None
     instance = session.get_one(ProcessInstance, task.instance_id)
-    definition = session.get_one(ProcessDefinition, instance.definition_id)
-    binding = (definition.form_bindings or {}).get(task.form_key)
-    if isinstance(binding, int):
-        row = session.get_one(FormDefinitionVersion, binding)
-        return _parsed_form(row.id, row.source, row.file_name)
+    binding = (instance.definition.form_bindings or {}).get(task.form_key)
+    if isinstance(binding, dict):
+        return _form_version(session, int(binding["id"]), str(binding["sha256"]))
     python_form = forms.python_forms.get(task.form_key)
     if python_form is None:
         raise NotFound(_("Görevin formu bulunamadı: '{key}'.", key=task.form_key))
     return python_form
 
 
-@lru_cache(maxsize=512)
-def _parsed_form(_row_id: int, source: str, file_name: str) -> Any:
-    return forms.parse_definition(source, source=file_name)
+_parsed_forms: dict[tuple[int, str], Any] = {}
+
+
+def _form_version(session: Session, form_id: int, sha256: str) -> Any:
+    """A deployed form version, parsed once per process (immutable; keyed by id and content hash)."""
+    parsed = _parsed_forms.get((form_id, sha256))
+    if parsed is None:
+        row = session.get_one(FormDefinitionVersion, form_id)
+        parsed = forms.parse_definition(row.source, source=row.file_name)
+        if len(_parsed_forms) > 1024:
+            _parsed_forms.clear()
+        _parsed_forms[(form_id, sha256)] = parsed
+    return parsed
 
 
 def validate_form(form: Any, data: Mapping[str, Any]) -> dict[str, Any]:

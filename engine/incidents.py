@@ -71,6 +71,8 @@ def open_incidents(session: Session, instance_id: int) -> list[Incident]:
 
 def resolve_all(session: Session, actor: Actor, instance: ProcessInstance) -> int:
     """Mark open incidents resolved after a successful step; returns how many."""
+    if instance.status != InstanceStatus.ERROR:
+        return 0  # incidents are only open while the instance is in error (resume keeps that)
     incidents = open_incidents(session, instance.id)
     now = clock.now()
     for incident in incidents:

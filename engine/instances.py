@@ -75,7 +75,7 @@ def start(
         instance_id=instance.id,
         details={"process_key": definition.key, "version": definition.version, "business_key": business_key},
     )
-    spec, subs = advance.specs_for(definition)
+    spec, subs = advance.specs_for(session, definition)
     runner = Runner.start(spec, subs, payload, **advance.runner_options())
     try:
         runner.run(advance.dispatch_for(session, instance))
@@ -85,7 +85,7 @@ def start(
         if isinstance(exc_details, dict):
             exc_details.pop("instance_id", None)
         raise
-    advance.save(session, instance, runner, actor)
+    advance.save(session, instance, runner, actor, advance.Waiting.nothing())
     return instance
 
 
@@ -114,7 +114,11 @@ def suspend(session: Session, actor: Actor, instance_id: int) -> ProcessInstance
 
 
 def resume(session: Session, actor: Actor, instance_id: int) -> ProcessInstance:
-    return _move(session, actor, instance_id, "resume", InstanceStatus.RUNNING)
+    """Continue a suspended instance; back to ``error`` if it still has an open incident."""
+    instance = _move(session, actor, instance_id, "resume", InstanceStatus.RUNNING)
+    if incidents.open_incidents(session, instance.id):
+        instance.status = InstanceStatus.ERROR
+    return instance
 
 
 def terminate(session: Session, actor: Actor, instance_id: int, reason: str | None = None) -> ProcessInstance:
@@ -122,9 +126,10 @@ def terminate(session: Session, actor: Actor, instance_id: int, reason: str | No
     instance = _move(session, actor, instance_id, "terminate", InstanceStatus.TERMINATED, reason=reason)
     instance.ended_at = clock.now()
     runner = advance.load_runner(session, instance)
+    before = advance.Waiting.of(runner)
     runner.cancel()
     instance.state = runner.dumps()
-    advance.sync_projections(session, instance, runner, actor)
+    advance.sync_projections(session, instance, runner, actor, before)
     return instance
 
 

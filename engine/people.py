@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import clock
 from engine.actors import Actor
@@ -25,7 +25,8 @@ def get_user(session: Session, username: str) -> User:
 
 
 def find_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == username))
+    query = select(User).options(joinedload(User.memberships)).where(User.username == username)
+    return session.scalars(query).unique().one_or_none()
 
 
 def actor_for(session: Session, username: str) -> Actor:
@@ -123,9 +124,20 @@ def add_substitution(
 def effective_principals(session: Session, actor: Actor, at: datetime | None = None) -> dict[str, Actor]:
     """Users the actor currently substitutes for (vekalet), as actors, keyed by username.
     No chains: a substitute of a substitute gets nothing from the first principal."""
-    at = at or clock.now()
     if actor.is_system:
         return {}
+    cache_key = ("kalem_principals", actor.username)
+    transaction = session.get_transaction()
+    cached = session.info.get(cache_key) if at is None else None
+    if cached is not None and cached[0] is transaction:
+        return dict(cached[1])
+    principals = _principals(session, actor, at or clock.now())
+    if at is None:
+        session.info[cache_key] = (transaction, principals)
+    return dict(principals)
+
+
+def _principals(session: Session, actor: Actor, at: datetime) -> dict[str, Actor]:
     rows = session.scalars(
         select(Substitution)
         .join(User, Substitution.substitute_id == User.id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import advance, audit, clock, definitions, incidents, people, permissions
 from engine.actors import Actor
@@ -87,7 +88,9 @@ def _take(session: Session, task: HumanTask, username: str) -> None:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(_("Görev siz üstlenmeden önce başkası tarafından üstlenildi."))
-    session.refresh(task)
+    # The row now holds exactly these values; mirror them without reading it back.
+    for name, value in (("state", TaskState.CLAIMED), ("assignee", username), ("claimed_at", now)):
+        set_committed_value(task, name, value)
 
 
 def unclaim(session: Session, actor: Actor, task_id: int) -> HumanTask:
@@ -149,11 +152,12 @@ def complete(session: Session, actor: Actor, task_id: int, data: Mapping[str, An
     An unclaimed task's candidate claims and completes it in one step.
     Raises NotFound, NotAllowed, Conflict, InvalidInput, ProcessError.
     """
+    instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
+    if instance_id is None:
+        raise NotFound(_("Görev bulunamadı: {id}.", id=task_id))
+    # Lock the case first, then read the task: what we read cannot change until we commit.
+    instance = advance.lock_instance(session, instance_id)
     task = _active_task(session, task_id)
-    instance = advance.lock_instance(session, task.instance_id)
-    session.refresh(task)  # re-read under the instance lock
-    if not task.is_active:
-        raise Conflict(_("Görev zaten {state} durumunda.", state=_state_label(task.state)))
     behalf = permissions.require_can_complete(session, actor, task)
     if instance.status in (InstanceStatus.SUSPENDED, InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
         raise Conflict(_("Süreç örneği '{status}' durumunda; görev tamamlanamaz.", status=instance.status))

@@ -29,7 +29,8 @@ class ProcessDefinition(Base):
     version: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(String(300))
-    sources: Mapped[list[dict[str, str]]] = mapped_column(JSONType)
+    # Deferred: only the spec cache (on a miss) and dependency resolution at deploy read it.
+    sources: Mapped[list[dict[str, str]]] = mapped_column(JSONType, deferred=True)
     form_bindings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     change_note: Mapped[str | None] = mapped_column(Text)
     deployed_by: Mapped[str] = mapped_column(String(150))
@@ -48,7 +49,7 @@ class DecisionDefinition(Base):
     version: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(String(300))
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_by: Mapped[str] = mapped_column(String(150))
     deployed_at: Mapped[datetime]
 
@@ -65,6 +66,6 @@ class FormDefinitionVersion(Base):
     version: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(String(300))
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_by: Mapped[str] = mapped_column(String(150))
     deployed_at: Mapped[datetime]

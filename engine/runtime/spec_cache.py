@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from threading import Lock
 from typing import Any
 
@@ -14,20 +15,23 @@ MAX_VERSIONS = 256
 class SpecCache:
     def __init__(self, size: int = MAX_VERSIONS) -> None:
         self._size = size
-        self._items: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._items: OrderedDict[tuple[int, str], tuple[Any, dict[str, Any]]] = OrderedDict()
         self._lock = Lock()
         self.parses = 0
 
-    def get(self, definition_id: int, key: str, sources: list[dict[str, str]]) -> tuple[Any, dict[str, Any]]:
-        """(spec, subprocess specs) of one immutable version; ``sources`` is parsed on a miss only."""
+    def get(
+        self, version: tuple[int, str], key: str, load_sources: Callable[[], list[dict[str, str]]]
+    ) -> tuple[Any, dict[str, Any]]:
+        """(spec, subprocess specs) of one immutable version, named by (definition id, sha256) so a
+        reused id in another database never hits; sources are loaded and parsed on a miss only."""
         with self._lock:
-            if definition_id in self._items:
-                self._items.move_to_end(definition_id)
-                return self._items[definition_id]
-        specs = parse_bundle(loads_sources(sources)).spec_and_subprocesses(key)
+            if version in self._items:
+                self._items.move_to_end(version)
+                return self._items[version]
+        specs = parse_bundle(loads_sources(load_sources())).spec_and_subprocesses(key)
         with self._lock:
             self.parses += 1
-            self._items[definition_id] = specs
+            self._items[version] = specs
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return specs

@@ -60,6 +60,8 @@ class Runner:
 
     def __init__(self, workflow: BpmnWorkflow, helpers: Mapping[str, Callable[..., Any]], time_limit: float):
         self.workflow = workflow
+        # Manual tasks completed by the current action (their projection rows are already updated).
+        self.completed_ids: set[str] = set()
         # The serializer never restores the script engine: without this the sandbox would be off.
         self.workflow.script_engine = scripting.make_script_engine(helpers, time_limit=time_limit)
 
@@ -97,6 +99,7 @@ class Runner:
         with self._guard(dispatch):
             task.data.update(data)
             task.run()
+        self.completed_ids.add(spiff_id)
         self.run(dispatch)
 
     def fire_due_timers(self, dispatch: Dispatch) -> None:
@@ -121,40 +124,26 @@ class Runner:
     def is_completed(self) -> bool:
         return bool(self.workflow.is_completed())
 
-    def ready_user_tasks(self) -> list[ReadyUserTask]:
-        tasks = []
-        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+    def waiting(self) -> tuple[list[ReadyUserTask], list[WaitingTimer], list[WaitingMessage]]:
+        """Ready user tasks, waiting timers and waiting messages, in one walk of the task tree."""
+        ready: list[ReadyUserTask] = []
+        timers: list[WaitingTimer] = []
+        messages: list[WaitingMessage] = []
+        for task in self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
             spec = task.task_spec
-            tasks.append(
-                ReadyUserTask(
-                    spiff_id=str(task.id),
-                    bpmn_id=spec.bpmn_id or spec.name,
-                    name=spec.bpmn_name or spec.bpmn_id or spec.name,
-                    lane=spec.lane,
-                    properties=user_task_properties(spec),
-                    data=task.data,
-                )
-            )
-        return tasks
-
-    def waiting_timers(self) -> list[WaitingTimer]:
-        timers = []
-        for task in self._waiting_catch_tasks():
-            definition = task.task_spec.event_definition
-            if not isinstance(definition, TimerEventDefinition):
+            if task.state == TaskState.READY:
+                if spec.manual:
+                    ready.append(_ready_user_task(task))
                 continue
-            event = definition.details(task)
-            if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str):
-                fire_at = TimerEventDefinition.get_datetime(event.value)
-                timers.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id or "", fire_at))
-        return timers
-
-    def waiting_messages(self) -> list[WaitingMessage]:
-        return [
-            WaitingMessage(str(t.id), t.task_spec.bpmn_id or "", name)
-            for t in self._waiting_catch_tasks()
-            if (name := _message_name(t))
-        ]
+            definition = getattr(spec, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition):
+                event = definition.details(task)
+                if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str):
+                    fire_at = TimerEventDefinition.get_datetime(event.value)
+                    timers.append(WaitingTimer(str(task.id), spec.bpmn_id or "", fire_at))
+            elif isinstance(definition, MessageEventDefinition):
+                messages.append(WaitingMessage(str(task.id), spec.bpmn_id or "", str(definition.name)))
+        return ready, timers, messages
 
     def data(self) -> dict[str, Any]:
         """The process data as it stands: the final data once completed, else the data of the
@@ -201,6 +190,18 @@ class Runner:
             ) from exc
         finally:
             SERVICE_DISPATCH.reset(token)
+
+
+def _ready_user_task(task: Any) -> ReadyUserTask:
+    spec = task.task_spec
+    return ReadyUserTask(
+        spiff_id=str(task.id),
+        bpmn_id=spec.bpmn_id or spec.name,
+        name=spec.bpmn_name or spec.bpmn_id or spec.name,
+        lane=spec.lane,
+        properties=user_task_properties(spec),
+        data=task.data,
+    )
 
 
 def _message_name(task: Any) -> str | None:
