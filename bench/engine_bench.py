@@ -29,7 +29,7 @@ from engine import definitions, demo, instances, people, setup, tasks  # noqa: E
 from engine.actors import Actor  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.migrate import upgrade  # noqa: E402
-from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance  # noqa: E402
+from engine.models import HumanTask, HumanTaskCandidate, InboxEntry, ProcessInstance  # noqa: E402
 from engine.runtime.workflow import Runner  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -104,7 +104,7 @@ def fill_tasks(database: dbmod.Database, total: int) -> None:
 
         base = datetime.fromtimestamp(now, UTC)
         groups = ["idari_isler", "fen_isleri", "zabita", "temizlik_isleri", "imar"]
-        rows, cands = [], []
+        rows, cands, entries = [], [], []
         for i in range(total - existing):
             tid = start_id + i
             rows.append(
@@ -126,14 +126,29 @@ def fill_tasks(database: dbmod.Database, total: int) -> None:
                     "created_at": base,
                 }
             )
-            cands.append({"task_id": tid, "group_code": groups[i % len(groups)]})
+            group = groups[i % len(groups)]
+            cands.append({"task_id": tid, "group_code": group})
+            entries.append(
+                {
+                    "task_id": tid,
+                    "audience": f"g:{group}",
+                    "due_sort": rows[-1]["due_at"],
+                    "priority": 50,
+                    "process_key": "test_havale",
+                    "shared": False,
+                }
+            )
             if len(rows) == 5000:
-                s.execute(insert(HumanTask), rows)
-                s.execute(insert(HumanTaskCandidate), cands)
-                rows, cands = [], []
+                flush(s, rows, cands, entries)
+                rows, cands, entries = [], [], []
         if rows:
-            s.execute(insert(HumanTask), rows)
-            s.execute(insert(HumanTaskCandidate), cands)
+            flush(s, rows, cands, entries)
+
+
+def flush(session, rows, cands, entries) -> None:  # type: ignore[no-untyped-def]
+    session.execute(insert(HumanTask), rows)
+    session.execute(insert(HumanTaskCandidate), cands)
+    session.execute(insert(InboxEntry), entries)
 
 
 def bench_inbox(database: dbmod.Database, n: int) -> list[float]:

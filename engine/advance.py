@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
-from engine import audit, clock, people
+from engine import audit, clock, inbox_entries, people
 from engine.actors import Actor
 from engine.errors import NotFound, ProcessError
 from engine.handlers import read_only, registry
@@ -219,6 +219,7 @@ def _sync_tasks(
         ).all()
         for row in cancelled:
             row.state = TaskState.CANCELLED
+            inbox_entries.reindex(session, row)
             audit.append(session, actor, "task.cancelled", instance_id=instance.id, task_id=row.id)
     for spiff_id, ready_task in after.tasks.items():
         if spiff_id in before.tasks:
@@ -226,6 +227,7 @@ def _sync_tasks(
         task = _new_task(session, instance, ready_task)
         session.add(task)
         session.flush()
+        inbox_entries.reindex(session, task, is_new=True)
         audit.append(
             session,
             actor,

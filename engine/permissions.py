@@ -4,7 +4,7 @@ engine functions, never around them."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from engine import people
@@ -23,23 +23,6 @@ def acting_as(session: Session, actor: Actor) -> list[tuple[Actor, set[str]]]:
     for principal in people.effective_principals(session, actor).values():
         result.append((principal, people.substitution_scope(session, actor.username, principal.username)))
     return result
-
-
-def visible_tasks_clause(session: Session, actor: Actor) -> ColumnElement[bool]:
-    """Inbox rule: assigned to me, or unclaimed in one of my groups — for me and my principals."""
-    clauses = []
-    for who, scope in acting_as(session, actor):
-        mine = HumanTask.assignee == who.username
-        if who.groups:
-            in_group = exists().where(
-                HumanTaskCandidate.task_id == HumanTask.id,
-                HumanTaskCandidate.group_code.in_(sorted(who.groups)),
-            )
-            mine = or_(mine, and_(HumanTask.assignee.is_(None), in_group))
-        if scope:
-            mine = and_(mine, HumanTask.process_key.in_(sorted(scope)))
-        clauses.append(mine)
-    return or_(*clauses) if clauses else false()
 
 
 def _on_behalf(session: Session, actor: Actor, task: HumanTask, *, candidate_only: bool) -> str | bool | None:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import advance, audit, clock, definitions, incidents, people, permissions
+from engine import advance, audit, clock, definitions, inbox_entries, incidents, people, permissions
 from engine.actors import Actor
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.i18n import _
@@ -54,18 +54,11 @@ def inbox(
 ) -> Page:
     """Open tasks the actor may work on (assigned, claimable in their groups, as a deputy),
     ordered by due date, then priority; with the total for paging."""
-    where = [HumanTask.state.in_(ACTIVE_TASK_STATES), permissions.visible_tasks_clause(session, actor)]
-    if process_key:
-        where.append(HumanTask.process_key == process_key)
-    total = session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
-    items = session.scalars(
-        select(HumanTask)
-        .where(*where)
-        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id)
-        .limit(max(1, min(limit, MAX_PAGE)))
-        .offset(max(0, offset))
-    ).all()
-    return Page(list(items), int(total))
+    found = inbox_entries.page(
+        session, actor, limit=max(1, min(limit, MAX_PAGE)), offset=max(0, offset), process_key=process_key
+    )
+    by_id = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(found.task_ids)))}
+    return Page([by_id[i] for i in found.task_ids if i in by_id], found.total)
 
 
 def claim(session: Session, actor: Actor, task_id: int) -> HumanTask:
@@ -73,6 +66,7 @@ def claim(session: Session, actor: Actor, task_id: int) -> HumanTask:
     task = _active_task(session, task_id)
     behalf = permissions.require_can_claim(session, actor, task)
     _take(session, task, actor.username)
+    inbox_entries.reindex(session, task)
     task.on_behalf_of = behalf
     audit.append(session, actor, "task.claimed", instance_id=task.instance_id, task_id=task.id, on_behalf_of=behalf)
     return task
@@ -102,6 +96,7 @@ def unclaim(session: Session, actor: Actor, task_id: int) -> HumanTask:
         raise Conflict(_("Görevin bırakılabileceği bir grup yok; yöneticiniz başka birine atayabilir."))
     task.state, task.assignee, task.claimed_at, task.on_behalf_of = TaskState.OPEN, None, None, None
     session.flush()
+    inbox_entries.reindex(session, task)
     audit.append(
         session,
         actor,
@@ -135,6 +130,7 @@ def assign(session: Session, actor: Actor, task_id: int, username: str) -> Human
         None,
     )
     session.flush()
+    inbox_entries.reindex(session, task)
     audit.append(
         session,
         actor,
@@ -168,6 +164,7 @@ def complete(session: Session, actor: Actor, task_id: int, data: Mapping[str, An
         runner.complete_user_task(task.spiff_task_id, clean, advance.dispatch_for(session, instance))
         task.state, task.completed_at, task.completed_by = TaskState.COMPLETED, clock.now(), actor.username
         task.on_behalf_of = behalf
+        inbox_entries.reindex(session, task)
     audit.append(
         session,
         actor,

@@ -2,7 +2,7 @@
 
 from engine.models.base import Base
 from engine.models.definition import DecisionDefinition, FormDefinitionVersion, ProcessDefinition
-from engine.models.human_task import ACTIVE_TASK_STATES, HumanTask, HumanTaskCandidate, TaskState
+from engine.models.human_task import ACTIVE_TASK_STATES, HumanTask, HumanTaskCandidate, InboxEntry, TaskState
 from engine.models.instance import Incident, InstanceStatus, ProcessInstance
 from engine.models.people import Group, Membership, Substitution, User
 from engine.models.records import Attachment, AuditEvent, AuditHead, Comment, Notification, Sequence
@@ -20,6 +20,7 @@ __all__ = [
     "Group",
     "HumanTask",
     "HumanTaskCandidate",
+    "InboxEntry",
     "Incident",
     "InstanceStatus",
     "Membership",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models.base import Base
@@ -71,3 +71,31 @@ class HumanTaskCandidate(Base):
     group_code: Mapped[str] = mapped_column(String(100), primary_key=True)
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
+
+
+# Sorts tasks without a due date last while keeping the inbox index free of NULL handling.
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class InboxEntry(Base):
+    """Who an active task is waiting for, one row per audience: ``u:<username>`` once assigned,
+    ``g:<group code>`` per candidate group while unclaimed. Completed and cancelled tasks have none.
+
+    Inbox pages and counts read only this index ((audience, due_sort, priority, task_id)), so they
+    cost the same with 1k or 100k open tasks. ``shared`` marks rows of a task that has several
+    audiences, the only rows a count must de-duplicate.
+    """
+
+    __tablename__ = "inbox_entry"
+    __table_args__ = (
+        Index("ix_inbox_entry_page", "audience", "due_sort", text("priority DESC"), "task_id"),
+        # Two equality columns, so planners pick it for the de-duplication count without statistics.
+        Index("ix_inbox_entry_shared", "audience", "shared", "task_id"),
+    )
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(160), primary_key=True)
+    due_sort: Mapped[datetime]
+    priority: Mapped[int]
+    process_key: Mapped[str] = mapped_column(String(200))
+    shared: Mapped[bool] = mapped_column(default=False)
