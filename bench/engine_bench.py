@@ -143,6 +143,16 @@ def fill_tasks(database: dbmod.Database, total: int) -> None:
                 rows, cands, entries = [], [], []
         if rows:
             flush(s, rows, cands, entries)
+    settle(database)
+
+
+def settle(database: dbmod.Database) -> None:
+    """After a bulk load, bring PostgreSQL to the steady state autovacuum keeps in production
+    (planner statistics, visibility map for index-only counts); SQLite needs nothing."""
+    if database.is_sqlite:
+        return
+    with database.write_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
 
 
 def flush(session, rows, cands, entries) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, delete, func, insert, select, true, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import permissions
 from engine.actors import Actor
@@ -69,7 +69,7 @@ def audiences_for(session: Session, actor: Actor) -> dict[str, frozenset[str]]:
 
 @dataclass
 class InboxPage:
-    task_ids: list[int]
+    tasks: list[HumanTask]
     total: int
 
 
@@ -83,7 +83,7 @@ def _entries(audience: str, scope: frozenset[str], process_key: str | None, *col
 
 
 def page(session: Session, actor: Actor, *, limit: int, offset: int = 0, process_key: str | None = None) -> InboxPage:
-    """Task ids of one inbox page (by due date, then priority) and the exact total."""
+    """One inbox page of tasks (by due date, then priority) and the exact total."""
     audiences = audiences_for(session, actor)
     if not audiences:
         return InboxPage([], 0)
@@ -99,11 +99,15 @@ def page(session: Session, actor: Actor, *, limit: int, offset: int = 0, process
         for a, scope in audiences.items()
     ]
     merged = union_all(*(select(p) for p in parts)).subquery()
-    rows = session.execute(
-        select(merged.c.task_id).order_by(merged.c.due_sort, merged.c.priority.desc(), merged.c.task_id)
-    ).scalars()
-    ids = list(dict.fromkeys(rows))  # a task shared by two of the audiences appears twice
-    return InboxPage(ids[offset:want], _count(session, audiences, process_key))
+    # The tasks and their candidate groups come back in the same round trip as the page itself.
+    rows = session.scalars(
+        select(HumanTask)
+        .join(merged, merged.c.task_id == HumanTask.id)
+        .options(joinedload(HumanTask.candidates))
+        .order_by(merged.c.due_sort, merged.c.priority.desc(), merged.c.task_id)
+    ).unique()
+    found = list(dict.fromkeys(rows))  # a task shared by two of the audiences appears twice
+    return InboxPage(found[offset:want], _count(session, audiences, process_key))
 
 
 def _count(session: Session, audiences: dict[str, frozenset[str]], process_key: str | None) -> int:
@@ -111,12 +115,11 @@ def _count(session: Session, audiences: dict[str, frozenset[str]], process_key: 
     total_expr = counts[0]
     for extra in counts[1:]:
         total_expr = total_expr + extra
-    total = int(session.scalar(select(total_expr)) or 0)
     shared = union_all(
         *(
             _entries(a, scope, process_key, InboxEntry.task_id).where(InboxEntry.shared == true())
             for a, scope in audiences.items()
         )
     ).subquery()
-    duplicates = session.scalar(select(func.count() - func.count(func.distinct(shared.c.task_id))).select_from(shared))
-    return total - int(duplicates or 0)
+    duplicates = select(func.count() - func.count(func.distinct(shared.c.task_id))).select_from(shared)
+    return int(session.scalar(select(total_expr - duplicates.scalar_subquery())) or 0)

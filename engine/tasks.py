@@ -57,8 +57,7 @@ def inbox(
     found = inbox_entries.page(
         session, actor, limit=max(1, min(limit, MAX_PAGE)), offset=max(0, offset), process_key=process_key
     )
-    by_id = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(found.task_ids)))}
-    return Page([by_id[i] for i in found.task_ids if i in by_id], found.total)
+    return Page(found.tasks, found.total)
 
 
 def claim(session: Session, actor: Actor, task_id: int) -> HumanTask:
