@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
-from engine import audit, clock, inbox_entries, people
+from engine import audit, clock, inbox_entries, incidents, people
 from engine.actors import Actor
 from engine.errors import NotFound, ProcessError
 from engine.handlers import read_only, registry
@@ -87,6 +87,8 @@ def save(session: Session, instance: ProcessInstance, runner: Runner, actor: Act
     except ProcessError as exc:
         exc.details.setdefault("instance_id", instance.id)
         raise
+    # The step succeeded: whatever failed before on this instance is resolved by it.
+    incidents.resolve_all(session, actor, instance)
     now = clock.now()
     instance.state = runner.dumps()
     instance.state_version = STATE_VERSION

@@ -7,6 +7,7 @@ and retryable.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,8 @@ from engine.db import Database, transaction
 from engine.errors import ProcessError
 from engine.models import Incident, InstanceStatus, ProcessInstance
 
+logger = logging.getLogger(__name__)
+
 
 @contextmanager
 def recorded_transaction(db: Database, actor: Actor | None = None) -> Iterator[Session]:
@@ -29,8 +32,12 @@ def recorded_transaction(db: Database, actor: Actor | None = None) -> Iterator[S
     except ProcessError as exc:
         instance_id = exc.details.get("instance_id")
         if isinstance(instance_id, int):
-            with transaction(db) as session:
-                record(session, actor or Actor.system(), instance_id, exc)
+            try:
+                with transaction(db) as session:
+                    record(session, actor or Actor.system(), instance_id, exc)
+            except Exception:
+                # Never let a failure to record hide the error the user must see.
+                logger.exception("could not record the incident of instance %s", instance_id)
         raise
 
 

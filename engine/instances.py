@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine import advance, audit, clock, definitions, incidents, permissions
 from engine.actors import Actor
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound, ProcessError
 from engine.i18n import _
 from engine.models import (
     ACTIVE_TASK_STATES,
@@ -79,13 +79,12 @@ def start(
     runner = Runner.start(spec, subs, payload, **advance.runner_options())
     try:
         runner.run(advance.dispatch_for(session, instance))
-    except Exception as exc:
-        # Nothing of a failed start survives the rollback, so there is no instance to hold an incident.
-        exc_details = getattr(exc, "details", None)
-        if isinstance(exc_details, dict):
-            exc_details.pop("instance_id", None)
+        advance.save(session, instance, runner, actor, advance.Waiting.nothing())
+    except ProcessError as exc:
+        # Nothing of a failed start survives the rollback, so there is no instance to hold an incident:
+        # the caller gets the error itself.
+        exc.details.pop("instance_id", None)
         raise
-    advance.save(session, instance, runner, actor, advance.Waiting.nothing())
     return instance
 
 
@@ -168,7 +167,6 @@ def retry(session: Session, actor: Actor, instance_id: int) -> ProcessInstance:
         raise Conflict(_("Süreç örneğinde açık bir hata kaydı yok."))
     with advance.step(session, instance, actor, "retry") as runner:
         runner.fire_due_timers(advance.dispatch_for(session, instance))
-    incidents.resolve_all(session, actor, instance)
     return instance
 
 

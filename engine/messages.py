@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import advance, audit, incidents
+from engine import advance, audit
 from engine.actors import Actor
 from engine.errors import Conflict, NotFound
 from engine.i18n import _
@@ -46,5 +46,4 @@ def correlate(session: Session, actor: Actor, name: str, business_key: str, payl
         instance_id=instance.id,
         details={"name": name, "business_key": business_key, "payload": to_plain(payload)},
     )
-    incidents.resolve_all(session, actor, instance)
     return instance

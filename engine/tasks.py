@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import advance, audit, clock, definitions, inbox_entries, incidents, people, permissions
+from engine import advance, audit, clock, definitions, inbox_entries, people, permissions
 from engine.actors import Actor
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.i18n import _
@@ -173,7 +173,6 @@ def complete(session: Session, actor: Actor, task_id: int, data: Mapping[str, An
         on_behalf_of=behalf,
         details={"bpmn_id": task.bpmn_id, "data": to_plain(clean)},
     )
-    incidents.resolve_all(session, actor, instance)
     return task
 
 

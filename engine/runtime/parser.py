@@ -42,18 +42,30 @@ SAFE_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_
 
 
 class KalemUserTaskParser(UserTaskParser):
-    """Adds Camunda's formKey/candidateGroups/assignee attributes as properties (spiff ones win)."""
+    """Adds Camunda's formKey/candidateGroups/assignee/dueDate/priority attributes as properties
+    (spiff properties win), translated from Camunda's rules to ours: in Camunda a value is literal
+    unless written ``${expression}``, while our properties are always sandboxed expressions."""
 
     def parse_extensions(self, node: Any = None) -> dict[str, Any]:
         ext: dict[str, Any] = super().parse_extensions(node)
         node = self.node if node is None else node
         props = dict(ext.get("properties") or {})
         for attr, value in node.attrib.items():
-            if attr.startswith(CAMUNDA_NS):
-                props.setdefault(attr[len(CAMUNDA_NS) :], value)
+            name = attr[len(CAMUNDA_NS) :] if attr.startswith(CAMUNDA_NS) else None
+            if name in USER_TASK_PROPERTIES:
+                props.setdefault(name, value if name == "formKey" else camunda_to_expression(value))
         if props:
             ext["properties"] = props
         return ext
+
+
+CAMUNDA_EXPRESSION = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL)
+
+
+def camunda_to_expression(value: str) -> str:
+    """``${x}`` → ``x``; a literal → its Python literal (so ``a,b`` stays the text ``'a,b'``)."""
+    match = CAMUNDA_EXPRESSION.match(value)
+    return match.group(1).strip() if match else repr(value)
 
 
 class KalemServiceTaskParser(ServiceTaskParser):
