@@ -80,7 +80,7 @@ def deploy(
     results += [_store_decisions(session, actor, f) for f in sources if f.kind == "dmn"]
     for key in process_keys:
         assert bundle is not None
-        results.append(_store_process(session, actor, bundle, key, new_forms, change_note))
+        results.append(_store_process(session, actor, bundle, key, change_note))
     created = [r for r in results if isinstance(r, Deployed) and r.created]
     if created:
         audit.append(
@@ -160,50 +160,51 @@ def _next_version(session: Session, model: Any, key: str) -> int:
     return int(session.scalar(select(func.max(model.version)).where(model.key == key)) or 0) + 1
 
 
-def _store_form(session: Session, actor: Actor, f: bpmn.SourceFile, definition: Any) -> Deployed:
-    sha = hashlib.sha256(f.content).hexdigest()
-    latest = _latest_form(session, definition.key)
+def _store_version(
+    session: Session, actor: Actor, model: Any, kind: str, key: str, sha: str, file_name: str, **columns: Any
+) -> Deployed:
+    """The latest version of ``key`` when its content is unchanged, else a new version N+1."""
+    latest = session.scalar(select(model).where(model.key == key).order_by(model.version.desc()).limit(1))
     if latest is not None and latest.sha256 == sha:
-        return Deployed(definition.key, latest.version, False, "form")
-    row = FormDefinitionVersion(
-        key=definition.key,
-        title=str(definition.title),
-        version=_next_version(session, FormDefinitionVersion, definition.key),
+        return Deployed(key, latest.version, False, kind)
+    row = model(
+        key=key,
+        version=_next_version(session, model, key),
         sha256=sha,
-        file_name=f.name,
-        source=f.content.decode("utf-8"),
+        file_name=file_name,
         deployed_by=actor.username,
         deployed_at=clock.now(),
+        **columns,
     )
     session.add(row)
     session.flush()
-    return Deployed(row.key, row.version, True, "form")
+    return Deployed(key, row.version, True, kind)
+
+
+def _store_form(session: Session, actor: Actor, f: bpmn.SourceFile, definition: Any) -> Deployed:
+    sha = hashlib.sha256(f.content).hexdigest()
+    source = f.content.decode("utf-8")
+    return _store_version(
+        session,
+        actor,
+        FormDefinitionVersion,
+        "form",
+        definition.key,
+        sha,
+        f.name,
+        title=str(definition.title),
+        source=source,
+    )
 
 
 def _store_decisions(session: Session, actor: Actor, f: bpmn.SourceFile) -> Deployed | None:
     sha = hashlib.sha256(f.content).hexdigest()
-    result = None
-    for key in bpmn.decision_ids(f):
-        latest = session.scalar(
-            select(DecisionDefinition).where(DecisionDefinition.key == key).order_by(DecisionDefinition.version.desc())
-        )
-        if latest is not None and latest.sha256 == sha:
-            result = Deployed(key, latest.version, False, "decision")
-            continue
-        row = DecisionDefinition(
-            key=key,
-            name=key,
-            version=_next_version(session, DecisionDefinition, key),
-            sha256=sha,
-            file_name=f.name,
-            source=f.content.decode("utf-8"),
-            deployed_by=actor.username,
-            deployed_at=clock.now(),
-        )
-        session.add(row)
-        session.flush()
-        result = Deployed(key, row.version, True, "decision")
-    return result
+    source = f.content.decode("utf-8")
+    results = [
+        _store_version(session, actor, DecisionDefinition, "decision", key, sha, f.name, name=key, source=source)
+        for key in bpmn.decision_ids(f)
+    ]
+    return results[-1] if results else None
 
 
 def _store_process(
@@ -211,7 +212,6 @@ def _store_process(
     actor: Actor,
     bundle: bpmn.ParsedBundle,
     key: str,
-    new_forms: Mapping[str, tuple[bpmn.SourceFile, Any]],
     change_note: str | None,
 ) -> Deployed:
     spec, subs = bundle.spec_and_subprocesses(key)
@@ -229,24 +229,19 @@ def _store_process(
         bindings[form_key] = {"id": row.id, "sha256": row.sha256} if row is not None else f"python:{form_key}"
     files = bundle.files_for(key)
     sha = bpmn.sources_digest(files, {"forms": bindings_digest(bindings)})
-    latest = find_latest(session, key)
-    if latest is not None and latest.sha256 == sha:
-        return Deployed(key, latest.version, False)
-    row = ProcessDefinition(
-        key=key,
+    return _store_version(
+        session,
+        actor,
+        ProcessDefinition,
+        "process",
+        key,
+        sha,
+        bundle.process_files[key],
         name=bpmn.process_name(bundle, key),
-        version=_next_version(session, ProcessDefinition, key),
-        sha256=sha,
-        file_name=bundle.process_files[key],
         sources=bpmn.dumps_sources(files),
         form_bindings=bindings,
         change_note=change_note,
-        deployed_by=actor.username,
-        deployed_at=clock.now(),
     )
-    session.add(row)
-    session.flush()
-    return Deployed(key, row.version, True)
 
 
 def bindings_digest(bindings: Mapping[str, Any]) -> dict[str, str]:
