@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
-from engine import audit, clock, inbox_entries, incidents, people
+from engine import audit, clock, inbox_entries, incidents
 from engine.actors import Actor
 from engine.errors import NotFound, ProcessError
 from engine.handlers import read_only, registry
@@ -396,7 +396,3 @@ def _sync_messages(session: Session, instance: ProcessInstance, before: Waiting,
                     created_at=clock.now(),
                 )
             )
-
-
-def effective_username(session: Session, actor: Actor) -> str:
-    return people.get_user(session, actor.username).username

@@ -13,7 +13,6 @@ import hmac
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -136,14 +135,3 @@ def verify(session: Session) -> ChainReport:
     if head is not None and (head.seq != count or head.hash != prev_hash):
         return ChainReport(False, count, count + 1, f"zincir #{head.seq} kayıtla bitmeliydi; sondaki kayıtlar silinmiş")
     return ChainReport(True, count)
-
-
-def list_events(
-    session: Session, *, instance_id: int | None = None, since: datetime | None = None, limit: int = 200
-) -> list[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.seq)
-    if instance_id is not None:
-        query = query.where(AuditEvent.instance_id == instance_id)
-    if since is not None:
-        query = query.where(AuditEvent.at >= since)
-    return list(session.scalars(query.limit(limit)))

@@ -83,10 +83,6 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
-def group_codes(session: Session) -> set[str]:
-    return set(session.scalars(select(Group.code)))
-
-
 def add_substitution(
     session: Session,
     actor: Actor,

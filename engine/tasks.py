@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -18,7 +18,7 @@ from engine import advance, audit, clock, definitions, inbox_entries, people, pe
 from engine.actors import Actor
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from engine.i18n import _
-from engine.models import ACTIVE_TASK_STATES, HumanTask, HumanTaskCandidate, InstanceStatus, TaskState
+from engine.models import HumanTask, InstanceStatus, TaskState
 from engine.runtime.serializer import to_plain
 
 MAX_PAGE = 500
@@ -187,22 +187,6 @@ def validate_task_data(session: Session, task: HumanTask, data: Mapping[str, Any
             raise InvalidInput(_("Geçersiz alan adları."), field_errors={str(k): [_("Ayrılmış ad.")] for k in bad})
         return dict(data)
     return definitions.validate_form(form, data)
-
-
-def list_for_instance(session: Session, instance_id: int) -> list[HumanTask]:
-    return list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id)))
-
-
-def count_open_for_group(session: Session, group_code: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(HumanTask)
-            .join(HumanTaskCandidate)
-            .where(HumanTaskCandidate.group_code == group_code, HumanTask.state.in_(ACTIVE_TASK_STATES))
-        )
-        or 0
-    )
 
 
 def as_dict(task: HumanTask) -> dict[str, Any]:

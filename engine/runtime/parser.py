@@ -29,7 +29,6 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, UserTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
-from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Problem
 from engine.i18n import _
@@ -370,10 +369,6 @@ def _lint_user_task(task_spec: Any, ctx: LintContext) -> list[Any]:
     if form_key and not ctx.known_forms(form_key):
         messages.append(_("Bilinmeyen form anahtarı (formKey): '{key}'.", key=form_key))
     return messages
-
-
-def is_waiting(task: Any) -> bool:
-    return bool(task.state & TaskState.WAITING)
 
 
 def dumps_sources(files: Iterable[SourceFile]) -> list[dict[str, str]]:

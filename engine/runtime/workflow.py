@@ -156,10 +156,6 @@ class Runner:
             return dict(self.workflow.data)
         return dict(latest.data)
 
-    def task_data(self, spiff_id: str) -> dict[str, Any]:
-        task = self.workflow.get_task_from_id(UUID(spiff_id))
-        return dict(task.data) if task is not None else {}
-
     # --- internals -------------------------------------------------------------------------------
 
     def _waiting_catch_tasks(self) -> Iterator[Any]:
