@@ -52,7 +52,7 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def specs_for(session: Session, definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
+def specs_for(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
     """Cached specs of a version; its (large, deferred) sources are read only on a cache miss."""
     return spec_cache.get((definition.id, definition.sha256), definition.key, lambda: definition.sources)
 
@@ -62,7 +62,7 @@ def runner_options() -> dict[str, Any]:
 
 
 def load_runner(session: Session, instance: ProcessInstance) -> Runner:
-    spec, subs = specs_for(session, instance.definition)
+    spec, subs = specs_for(instance.definition)
     return Runner.load(instance.state, instance.state_version, spec, subs, **runner_options())
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.actors import Actor
+from engine.db import per_transaction
 from engine.models import AuditEvent, AuditHead
 from engine.runtime.serializer import to_plain
 
@@ -84,19 +85,17 @@ def append(
 
 
 def _locked_head(session: Session) -> AuditHead:
-    """The chain head, locked once per transaction and then reused from ``session.info``."""
-    transaction = session.get_transaction()
-    cached = session.info.get("kalem_audit_head")
-    if cached is not None and cached[0] is transaction:
-        head: AuditHead = cached[1]
+    """The chain head, locked once per transaction and then reused."""
+
+    def lock() -> AuditHead:
+        head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+        if head is None:
+            head = AuditHead(id=1, seq=0, hash=GENESIS)
+            session.add(head)
+            session.flush()
         return head
-    head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
-    session.info["kalem_audit_head"] = (transaction, head)
-    return head
+
+    return per_transaction(session, "kalem_audit_head", lock)
 
 
 @dataclass

@@ -7,10 +7,10 @@ failing mid-way; on PostgreSQL, instance rows are locked with ``SELECT ... FOR U
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.config import Settings
 from engine.errors import Conflict
 from engine.i18n import _
+
+T = TypeVar("T")
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
@@ -108,6 +110,18 @@ def transaction(db: Database) -> Iterator[Session]:
         ) from exc
     finally:
         session.close()
+
+
+def per_transaction(session: Session, key: str, compute: Callable[[], T]) -> T:
+    """``compute()`` once per transaction of ``session``; later calls in it get the same value."""
+    transaction = session.get_transaction()
+    cached = session.info.get(key)
+    if cached is not None and cached[0] is transaction:
+        value: T = cached[1]
+        return value
+    value = compute()
+    session.info[key] = (transaction, value)
+    return value
 
 
 @contextmanager

@@ -147,9 +147,7 @@ def _dependencies(session: Session, files: list[bpmn.SourceFile]) -> list[bpmn.S
             extra += [s for s in bpmn.loads_sources(definition.sources) if s.name not in present_names]
             present_names |= {s.name for s in extra}
     for key in sorted(decisions):
-        decision = session.scalar(
-            select(DecisionDefinition).where(DecisionDefinition.key == key).order_by(DecisionDefinition.version.desc())
-        )
+        decision = _latest(session, DecisionDefinition, key)
         if decision is not None and decision.file_name not in present_names:
             extra.append(bpmn.SourceFile(decision.file_name, decision.source.encode("utf-8")))
             present_names.add(decision.file_name)
@@ -164,7 +162,7 @@ def _store_version(
     session: Session, actor: Actor, model: Any, kind: str, key: str, sha: str, file_name: str, **columns: Any
 ) -> Deployed:
     """The latest version of ``key`` when its content is unchanged, else a new version N+1."""
-    latest = session.scalar(select(model).where(model.key == key).order_by(model.version.desc()).limit(1))
+    latest = _latest(session, model, key)
     if latest is not None and latest.sha256 == sha:
         return Deployed(key, latest.version, False, kind)
     row = model(
@@ -249,22 +247,19 @@ def bindings_digest(bindings: Mapping[str, Any]) -> dict[str, str]:
     return {k: v["sha256"] if isinstance(v, dict) else str(v) for k, v in bindings.items()}
 
 
+def _latest(session: Session, model: Any, key: str) -> Any | None:
+    """The newest deployed version of ``key`` in a version table, or None."""
+    return session.scalar(select(model).where(model.key == key).order_by(model.version.desc()).limit(1))
+
+
 def _latest_form(session: Session, key: str) -> FormDefinitionVersion | None:
-    return session.scalar(
-        select(FormDefinitionVersion)
-        .where(FormDefinitionVersion.key == key)
-        .order_by(FormDefinitionVersion.version.desc())
-        .limit(1)
-    )
+    form: FormDefinitionVersion | None = _latest(session, FormDefinitionVersion, key)
+    return form
 
 
 def find_latest(session: Session, key: str) -> ProcessDefinition | None:
-    return session.scalar(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    )
+    definition: ProcessDefinition | None = _latest(session, ProcessDefinition, key)
+    return definition
 
 
 def get_latest(session: Session, key: str) -> ProcessDefinition:

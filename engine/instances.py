@@ -75,7 +75,7 @@ def start(
         instance_id=instance.id,
         details={"process_key": definition.key, "version": definition.version, "business_key": business_key},
     )
-    spec, subs = advance.specs_for(session, definition)
+    spec, subs = advance.specs_for(definition)
     runner = Runner.start(spec, subs, payload, **advance.runner_options())
     try:
         runner.run(advance.dispatch_for(session, instance))

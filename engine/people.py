@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from engine import clock
 from engine.actors import Actor
+from engine.db import per_transaction
 from engine.errors import InvalidInput, NotFound
 from engine.i18n import _
 from engine.models import Group, Membership, Substitution, User
@@ -122,15 +123,10 @@ def effective_principals(session: Session, actor: Actor, at: datetime | None = N
     No chains: a substitute of a substitute gets nothing from the first principal."""
     if actor.is_system:
         return {}
-    cache_key = ("kalem_principals", actor.username)
-    transaction = session.get_transaction()
-    cached = session.info.get(cache_key) if at is None else None
-    if cached is not None and cached[0] is transaction:
-        return dict(cached[1])
-    principals = _principals(session, actor, at or clock.now())
-    if at is None:
-        session.info[cache_key] = (transaction, principals)
-    return dict(principals)
+    if at is not None:
+        return _principals(session, actor, at)
+    key = f"kalem_principals:{actor.username}"
+    return dict(per_transaction(session, key, lambda: _principals(session, actor, clock.now())))
 
 
 def _principals(session: Session, actor: Actor, at: datetime) -> dict[str, Actor]:
