@@ -181,7 +181,7 @@ def fill_instances(database: dbmod.Database, total: int) -> None:
         fields = {c.name: getattr(template, c.key) for c in ProcessInstance.__table__.columns if c.name != "id"}
         batch = []
         for i in range(total - existing):
-            batch.append({**fields, "business_key": f"F-{i}"})
+            batch.append({**fields, "business_key": f"F-{existing}-{i}"})
             if len(batch) == 5000:
                 s.execute(insert(ProcessInstance), batch)
                 batch = []

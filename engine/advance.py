@@ -33,6 +33,7 @@ from engine.models import (
     TaskState,
     Timer,
     TimerStatus,
+    User,
 )
 from engine.runtime import scripting
 from engine.runtime.serializer import STATE_VERSION
@@ -139,6 +140,14 @@ class _Context:
 
     def next_sequence(self, name: str, year: int) -> int:
         return next_sequence(self._session, name, year)
+
+    def attach(self, file_name: str, content: bytes, content_type: str) -> dict[str, Any]:
+        """Store a file the handler produced (e.g. a PDF) as an attachment of the case."""
+        from engine import attachments
+
+        return attachments.store(
+            self._session, self.instance_id, file_name, content, uploaded_by="system", content_type=content_type
+        )
 
     def enqueue_notification(self, channel: str, recipient: str, subject: str, body: str) -> None:
         now = clock.now()
@@ -259,6 +268,9 @@ def _new_task(session: Session, instance: ProcessInstance, ready: ReadyUserTask)
     props = ready.properties
     groups = _evaluate_groups(props.get("candidateGroups"), ready)
     assignee = _evaluate(props.get("assignee"), ready, "assignee")
+    if assignee and not session.scalar(select(User.is_active).where(User.username == str(assignee))):
+        # An unknown or inactive assignee would strand the task: it goes to its groups or lane instead.
+        assignee = None
     if not groups and not assignee and ready.lane:
         groups = [lane_group(session, ready.lane)]
     now = clock.now()

@@ -30,7 +30,9 @@ from engine.models import (
     ProcessInstance,
 )
 from engine.runtime import parser as bpmn
+from engine.runtime import scripting
 from engine.setup import config
+from forms.text import render as render_text
 
 
 @dataclass
@@ -102,6 +104,13 @@ def _parse_forms(files: list[bpmn.SourceFile], problems: list[Problem]) -> dict[
             continue
         if definition.key in parsed:
             problems.append(Problem(f.name, _("Form anahtarı iki kez tanımlanmış: '{key}'.", key=definition.key)))
+        for index, check in enumerate(definition.checks):
+            try:
+                scripting.check_expression(check.expression)
+            except scripting.ScriptRejected as exc:
+                problems.append(
+                    Problem(f.name, _("Form kontrolü checks[{i}] derlenemedi: {e}", i=index, e=str(exc)), check.field)
+                )
         parsed[definition.key] = (f, definition)
     return parsed
 
@@ -326,9 +335,28 @@ def validate_form(form: Any, data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise InvalidInput(_("Form verisi bir JSON nesnesi olmalı."))
     try:
-        return dict(forms.validate(form, data))
+        # The engine's clock (frozen in tests, time-travelled by timers) decides "not in the past".
+        return dict(forms.validate(form, data, now=clock.now()))
     except forms.FormValidationError as exc:
         raise InvalidInput(_("Form verisi geçersiz."), field_errors=exc.field_errors) from None
+
+
+def run_form_checks(form: Any, case_data: Mapping[str, Any], clean: Mapping[str, Any]) -> None:
+    """Evaluate the form's cross-field checks on the case data overlaid with the clean submission
+    (a form field left empty is ``None``); raise InvalidInput with each failed check's message on its
+    field (``_schema`` for the whole form). A check that cannot be evaluated fails too: an unproven
+    rule never lets data through."""
+    data = {**case_data, **dict.fromkeys(form.field_names), **clean}
+    errors: dict[str, list[str]] = {}
+    for check in form.checks:
+        try:
+            passed = bool(scripting.evaluate(check.expression, data, config.helpers, config.script_time_limit))
+        except (scripting.ScriptFailed, scripting.ScriptTimeout):
+            passed = False
+        if not passed:
+            errors.setdefault(check.field or "_schema", []).append(render_text(check.message))
+    if errors:
+        raise InvalidInput(_("Form verisi geçersiz."), field_errors=errors)
 
 
 def form_json(form: Any) -> dict[str, Any]:

@@ -5,8 +5,10 @@ directorates, two or more users per staff group (password ``demo``), and every p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import definitions, people
@@ -167,3 +169,42 @@ def process_files(folder: Path) -> list[tuple[str, bytes]]:
     patterns = ("*.bpmn", "*.dmn", "*.form.json")
     paths = sorted({p for pattern in patterns for p in folder.rglob(pattern)})
     return [(p.name, p.read_bytes()) for p in paths]
+
+
+# Sample cases for ``kalem seed-demo --with-cases`` (what ``make run`` shows): process key, business
+# key, start data. Each is started by the first demo user the process lets start it.
+DEMO_CASES: list[tuple[str, str | None, dict[str, Any]]] = [
+    ("f1_dilekce", None, {}),
+    ("f1_dilekce", None, {}),
+    ("f2_cimer", "CIMER-2026000101", {"cimer_no": "2026000101"}),
+    ("f3_him", "HIM-153-2026-12", {"him_no": "153-2026-12"}),
+    ("f4_bilgi_edinme", None, {}),
+    ("f5_baskan_onayi", None, {"gonderen_birim": "fen_isleri"}),
+    ("f6_temsil_gideri", None, {}),
+    ("f7_randevu", None, {}),
+    ("f8_davetiye", None, {}),
+    ("f9_celenk_tebrik", None, {}),
+    ("f10_talimat_takibi", None, {}),
+]
+
+
+def seed_cases(session: Session) -> list[int]:
+    """Start the sample cases once (nothing when any case exists); returns their ids."""
+    from engine import starting
+    from engine.models import ProcessInstance
+
+    if session.scalar(select(ProcessInstance.id).limit(1)) is not None:
+        return []
+    started = []
+    for key, business_key, data in DEMO_CASES:
+        if definitions.find_latest(session, key) is None:
+            continue
+        for username, *_rest in all_users():
+            actor = people.actor_for(session, username)
+            option = starting.get_startable_or_none(session, actor, key)
+            if option is not None:
+                with session.begin_nested():
+                    result = starting.start(session, actor, key, business_key=business_key, data=dict(data))
+                started.append(result.instance.id)
+                break
+    return started

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import advance, audit, clock, definitions, incidents, permissions
+from engine import advance, audit, clock, definitions, incidents, permissions, privacy
 from engine.actors import Actor
 from engine.errors import Conflict, InvalidInput, NotFound, ProcessError
 from engine.i18n import _
@@ -53,6 +54,8 @@ def start(
     """
     definition = definitions.get_latest(session, process_key)
     payload = _check_data(data or {})
+    if business_key:
+        _refuse_duplicate(session, definition.key, business_key)
     now = clock.now()
     instance = ProcessInstance(
         definition_id=definition.id,
@@ -67,7 +70,14 @@ def start(
         updated_at=now,
     )
     session.add(instance)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # A concurrent start took the business key between our check and our insert.
+        raise Conflict(
+            _("Bu iş anahtarı zaten kayıtlı: '{key}'.", key=business_key), code="duplicate_business_key"
+        ) from None
     audit.append(
         session,
         actor,
@@ -86,6 +96,22 @@ def start(
         exc.details.pop("instance_id", None)
         raise
     return instance
+
+
+def _refuse_duplicate(session: Session, process_key: str, business_key: str) -> None:
+    """A business key names one live case per process (the unique index enforces it under concurrency)."""
+    existing = session.scalar(
+        select(ProcessInstance.id).where(
+            ProcessInstance.process_key == process_key,
+            ProcessInstance.business_key == business_key,
+            ProcessInstance.status != InstanceStatus.TERMINATED,
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            _("Bu iş anahtarı zaten kayıtlı: '{key}' (süreç örneği {id}).", key=business_key, id=existing),
+            code="duplicate_business_key",
+        )
 
 
 def _check_data(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,6 +258,7 @@ def show(session: Session, actor: Actor, instance_id: int) -> InstanceDetail:
         for m in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
     ]
     data = to_plain(advance.load_runner(session, instance).data()) if instance.state else {}
+    data = privacy.visible(data, actor, works_on_case=permissions.works_on_instance(session, actor, instance))
     open_incidents = [
         {
             "id": x.id,
@@ -243,6 +270,35 @@ def show(session: Session, actor: Actor, instance_id: int) -> InstanceDetail:
         for x in incidents.open_incidents(session, instance.id)
     ]
     return InstanceDetail(instance, open_tasks, waiting, data, open_incidents)
+
+
+def list_visible(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    process_key: str | None = None,
+    business_key: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[ProcessInstance], int]:
+    """A page of the cases the actor may see, newest first, and their total."""
+    where = [permissions.visible_instances(session, actor)]
+    if status:
+        where.append(ProcessInstance.status == status)
+    if process_key:
+        where.append(ProcessInstance.process_key == process_key)
+    if business_key:
+        where.append(ProcessInstance.business_key == business_key)
+    total = session.scalar(select(func.count()).select_from(ProcessInstance).where(*where)) or 0
+    rows = session.scalars(
+        select(ProcessInstance)
+        .where(*where)
+        .order_by(ProcessInstance.id.desc())
+        .limit(max(1, min(limit, 200)))
+        .offset(max(0, offset))
+    )
+    return list(rows), total
 
 
 def count(session: Session, *, status: InstanceStatus | None = None) -> int:

@@ -3,8 +3,9 @@ resolves on whose behalf an actor may act (``effective_principals``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -35,8 +36,17 @@ def actor_for(session: Session, username: str) -> Actor:
     user = get_user(session, username)
     if not user.is_active:
         raise NotFound(_("Kullanıcı etkin değil: '{username}'.", username=username), code="inactive_user")
-    groups = frozenset(m.group.code for m in user.memberships)
+    return _actor(user)
+
+
+MANAGER_SUFFIX = "/yonetici"
+
+
+def _actor(user: User) -> Actor:
+    """An Actor of ``user``. Besides its groups, a group's manager is in the virtual group
+    ``<code>/yonetici``, so a BPMN task can name "the Müdür of the target directorate"."""
     manages = frozenset(m.group.code for m in user.memberships if m.is_manager)
+    groups = frozenset(m.group.code for m in user.memberships) | {code + MANAGER_SUFFIX for code in manages}
     return Actor(user.username, groups=groups, manages=manages)
 
 
@@ -144,11 +154,7 @@ def _principals(session: Session, actor: Actor, at: datetime) -> dict[str, Actor
     for sub in rows:
         user = sub.principal
         if user.is_active and user.username not in principals:
-            principals[user.username] = Actor(
-                user.username,
-                groups=frozenset(m.group.code for m in user.memberships),
-                manages=frozenset(m.group.code for m in user.memberships if m.is_manager),
-            )
+            principals[user.username] = _actor(user)
     return principals
 
 
@@ -167,3 +173,38 @@ def substitution_scope(session: Session, substitute: str, principal: str, at: da
                 return set()
             keys |= set(sub.process_keys)
     return keys
+
+
+def check_form_references(session: Session, form: Any, values: Mapping[str, Any], case_data: Mapping[str, Any]) -> None:
+    """``user`` and ``unit`` fields name an active user (in the field's group, if it has one: a
+    ``$variable`` group is read from the submitted values, then the case data) and an existing
+    directorate; raises InvalidInput naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    for field in form.fields:
+        value = values.get(field.name)
+        if field.type not in ("user", "unit") or not value:
+            continue
+        if field.type == "unit":
+            group = session.scalar(select(Group).where(Group.code == value, Group.kind == "directorate"))
+            if group is None:
+                errors[field.name] = [str(_("Böyle bir müdürlük yok: '{code}'.", code=value))]
+            continue
+        user = find_user(session, value)
+        if user is None or not user.is_active:
+            errors[field.name] = [str(_("Kullanıcı bulunamadı ya da etkin değil: '{name}'.", name=value))]
+            continue
+        required = _required_group(field.group, {**case_data, **values})
+        if required and required not in _actor(user).groups:
+            errors[field.name] = [str(_("'{name}' bu birimde değil ({group}).", name=value, group=required))]
+    if errors:
+        raise InvalidInput(_("Form verisi geçersiz."), field_errors=errors)
+
+
+def _required_group(spec: str | None, case_data: Mapping[str, Any]) -> str | None:
+    if not spec:
+        return None
+    if spec.startswith("$"):
+        base, _sep, suffix = spec[1:].partition("/")
+        value = case_data.get(base)
+        return f"{value}/{suffix}" if value and suffix else (str(value) if value else None)
+    return spec

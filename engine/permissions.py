@@ -4,7 +4,7 @@ engine functions, never around them."""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine import people
@@ -89,7 +89,9 @@ def require_can_unclaim(session: Session, actor: Actor, task: HumanTask) -> None
 
 
 def can_reassign(actor: Actor, task: HumanTask) -> bool:
-    return actor.is_admin or bool(actor.manages & set(task.candidate_groups))
+    """Administrators, and managers of a candidate group (``<group>/yonetici`` counts as ``<group>``)."""
+    groups = {g.removesuffix(people.MANAGER_SUFFIX) for g in task.candidate_groups}
+    return actor.is_admin or bool(actor.manages & groups)
 
 
 def require_can_reassign(session: Session, actor: Actor, task: HumanTask) -> None:
@@ -101,8 +103,32 @@ def require_can_reassign(session: Session, actor: Actor, task: HumanTask) -> Non
 def can_see_instance(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
     if actor.is_admin or actor.groups & AUDITOR_GROUPS or instance.started_by == actor.username:
         return True
-    names = [who.username for who, _scope in acting_as(session, actor)]
-    groups = set().union(*(who.groups for who, _scope in acting_as(session, actor))) | set(actor.manages)
+    return works_on_instance(session, actor, instance)
+
+
+def works_on_instance(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
+    """Whether the actor (or someone they stand in for) holds, held or may take a task of the case."""
+    if actor.is_system:
+        return True
+    involved = _involvement(session, actor)
+    return bool(session.scalar(select(exists().where(HumanTask.instance_id == instance.id, involved))))
+
+
+def visible_instances(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause on ProcessInstance: the cases ``actor`` may see (as ``can_see_instance``)."""
+    if actor.is_system or actor.is_admin or actor.groups & AUDITOR_GROUPS:
+        return true()
+    return or_(
+        ProcessInstance.started_by == actor.username,
+        exists().where(HumanTask.instance_id == ProcessInstance.id, _involvement(session, actor)),
+    )
+
+
+def _involvement(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """A condition on HumanTask: assigned to or done by the actor (or a principal), or offered to their groups."""
+    acting = acting_as(session, actor)
+    names = [who.username for who, _scope in acting]
+    groups = set().union(*(who.groups for who, _scope in acting)) | set(actor.manages)
     involved = or_(HumanTask.assignee.in_(names), HumanTask.completed_by.in_(names))
     if groups:
         involved = or_(
@@ -111,7 +137,7 @@ def can_see_instance(session: Session, actor: Actor, instance: ProcessInstance) 
                 HumanTaskCandidate.task_id == HumanTask.id, HumanTaskCandidate.group_code.in_(sorted(groups))
             ),
         )
-    return bool(session.scalar(select(exists().where(HumanTask.instance_id == instance.id, involved))))
+    return involved
 
 
 def require_can_see_instance(session: Session, actor: Actor, instance: ProcessInstance) -> None:

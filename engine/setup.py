@@ -22,10 +22,11 @@ config = EngineConfig()
 
 def configure(settings: Settings, handlers: Iterable[HandlerFn] = ()) -> EngineConfig:
     """Wire settings, expression helpers and handlers into the engine (idempotent)."""
-    from engine import attachments, calendar
+    from engine import attachments, calendar, ldap_auth
 
     audit.configure(settings.audit_key)
     attachments.configure(settings.attachment_dir, settings.attachment_max_bytes)
+    ldap_auth.configure(settings)
     config.script_time_limit = settings.script_time_limit
     config.helpers = dict(calendar.expression_helpers(calendar.default_calendar()))
     registry.register_all(handlers)

@@ -107,27 +107,17 @@ def unclaim(session: Session, actor: Actor, task_id: int) -> HumanTask:
     return task
 
 
-def assign(session: Session, actor: Actor, task_id: int, username: str) -> HumanTask:
-    """A manager (re)assigns a task to a user who may do it. Raises NotFound, NotAllowed, Conflict."""
-    task = _active_task(session, task_id)
-    permissions.require_can_reassign(session, actor, task)
-    target = people.actor_for(session, username)
+def may_do(task: HumanTask, who: Actor) -> bool:
+    """Whether ``who`` may be given ``task``: in one of its groups (any user when it has none)."""
     groups = set(task.candidate_groups)
-    if groups and not groups & target.groups:
-        raise NotAllowed(
-            _(
-                "'{user}' bu görevi yapamaz: görevin gruplarından ({groups}) hiçbirinde değil.",
-                user=username,
-                groups=", ".join(sorted(groups)),
-            )
-        )
+    return not groups or bool(groups & who.groups)
+
+
+def hand_to(session: Session, actor: Actor, task: HumanTask, username: str, **details: Any) -> None:
+    """Give ``task`` to ``username`` (claimed for them), re-index it and audit ``task.assigned``;
+    ``details`` go into the audit row beside ``from`` and ``to``. The caller checked who may."""
     before = task.assignee
-    task.state, task.assignee, task.claimed_at, task.on_behalf_of = (
-        TaskState.CLAIMED,
-        username,
-        clock.now(),
-        None,
-    )
+    task.state, task.assignee, task.claimed_at, task.on_behalf_of = (TaskState.CLAIMED, username, clock.now(), None)
     session.flush()
     inbox_entries.reindex(session, task)
     audit.append(
@@ -136,8 +126,24 @@ def assign(session: Session, actor: Actor, task_id: int, username: str) -> Human
         "task.assigned",
         instance_id=task.instance_id,
         task_id=task.id,
-        details={"from": before, "to": username},
+        details={"from": before, "to": username, **details},
     )
+
+
+def assign(session: Session, actor: Actor, task_id: int, username: str) -> HumanTask:
+    """A manager (re)assigns a task to a user who may do it. Raises NotFound, NotAllowed, Conflict."""
+    task = _active_task(session, task_id)
+    permissions.require_can_reassign(session, actor, task)
+    target = people.actor_for(session, username)
+    if not may_do(task, target):
+        raise NotAllowed(
+            _(
+                "'{user}' bu görevi yapamaz: görevin gruplarından ({groups}) hiçbirinde değil.",
+                user=username,
+                groups=", ".join(sorted(task.candidate_groups)),
+            )
+        )
+    hand_to(session, actor, task, username)
     return task
 
 
@@ -156,10 +162,19 @@ def complete(session: Session, actor: Actor, task_id: int, data: Mapping[str, An
     behalf = permissions.require_can_complete(session, actor, task)
     if instance.status in (InstanceStatus.SUSPENDED, InstanceStatus.TERMINATED, InstanceStatus.COMPLETED):
         raise Conflict(_("Süreç örneği '{status}' durumunda; görev tamamlanamaz.", status=instance.status))
-    clean = validate_task_data(session, task, data or {})
+    form = definitions.form_for_task(session, task)
+    clean = validate_task_data(data or {}, form)
     if task.assignee is None:
         _take(session, task, actor.username)
     with advance.step(session, instance, actor, "task.complete") as runner:
+        if form is not None:
+            # Every field of the form gets a value in the case: one left empty (or not applicable) is
+            # None, so a later gateway can test it and a stale answer from an earlier round is cleared.
+            clean = {**dict.fromkeys(form.field_names), **clean}
+            case_data = runner.task_data(task.spiff_task_id)
+            people.check_form_references(session, form, clean, case_data)
+            if form.checks:
+                definitions.run_form_checks(form, case_data, clean)
         runner.complete_user_task(task.spiff_task_id, clean, advance.dispatch_for(session, instance))
         task.state, task.completed_at, task.completed_by = TaskState.COMPLETED, clock.now(), actor.username
         task.on_behalf_of = behalf
@@ -176,9 +191,8 @@ def complete(session: Session, actor: Actor, task_id: int, data: Mapping[str, An
     return task
 
 
-def validate_task_data(session: Session, task: HumanTask, data: Mapping[str, Any]) -> dict[str, Any]:
+def validate_task_data(data: Mapping[str, Any], form: Any) -> dict[str, Any]:
     """Clean data by the task's form; without a form, any JSON object of plain keys."""
-    form = definitions.form_for_task(session, task)
     if form is None:
         if not isinstance(data, Mapping):
             raise InvalidInput(_("Görev verisi bir JSON nesnesi olmalı."))

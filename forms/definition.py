@@ -23,6 +23,7 @@ from forms.values import json_safe
 FIELD_TYPES: frozenset[str] = frozenset(options.TYPE_OPTIONS)
 
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+GROUP = re.compile(r"\$?[a-z][a-z0-9_]{0,99}(/yonetici)?")
 FORM_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 RESERVED_NAMES = frozenset({"typename"})
 
@@ -59,6 +60,86 @@ def _freeze_extensions(raw: Any, *, field: str | None) -> Extensions:
     return raw if isinstance(raw, Extensions) else Extensions(raw)
 
 
+CONDITION_OPERATORS = ("equals", "in", "not_in")
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """When a field applies: ``{"field": "sonuc", "in": ["olumsuz", "kismen_olumlu"]}`` (also
+    ``equals`` and ``not_in``) on the clean value of an earlier field. A field that does not apply
+    is neither required nor kept; when it applies, its ``required`` holds."""
+
+    field: str
+    operator: str
+    values: tuple[Any, ...]
+
+    @classmethod
+    def parse(cls, raw: Any, *, field: str) -> Condition:
+        if isinstance(raw, Condition):
+            return raw
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("field"), str):
+            raise FormDefinitionError(
+                'Koşul (\'when\') {"field": ..., "equals" | "in" | "not_in": ...} biçiminde olmalı.',
+                field=field,
+                path="when",
+            )
+        operators = [key for key in raw if key in CONDITION_OPERATORS]
+        unknown = [str(key) for key in raw if key != "field" and key not in CONDITION_OPERATORS]
+        if len(operators) != 1 or unknown:
+            raise FormDefinitionError(
+                "Koşulda tam olarak bir işleç olmalı: equals, in ya da not_in.", field=field, path="when"
+            )
+        operator = operators[0]
+        value = raw[operator]
+        if operator == "equals":
+            values: tuple[Any, ...] = (value,)
+        elif isinstance(value, list | tuple) and value:
+            values = tuple(value)
+        else:
+            raise FormDefinitionError(f"'{operator}' boş olmayan bir liste olmalı.", field=field, path="when")
+        if not all(isinstance(v, str | int | bool) for v in values):
+            raise FormDefinitionError("Koşul değerleri metin, sayı ya da true/false olmalı.", field=field, path="when")
+        return cls(raw["field"], operator, values)
+
+    def holds(self, data: Mapping[str, Any]) -> bool:
+        """Whether the condition holds on clean ``data`` (a list value matches if any item does)."""
+        value = data.get(self.field)
+        items = value if isinstance(value, list | tuple) else [value]
+        matched = any(item in self.values and item is not None for item in items)
+        return not matched if self.operator == "not_in" else matched
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, self.operator: self.values[0] if self.operator == "equals" else list(self.values)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """A rule across fields: ``expression`` (a sandboxed Python expression over the case data and the
+    submitted values) must be true, else ``message`` is shown on ``field`` (or on the whole form)."""
+
+    expression: str
+    message: Any
+    field: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Any, index: int) -> Check:
+        path = f"checks[{index}]"
+        if isinstance(raw, Check):
+            return raw
+        if not isinstance(raw, Mapping):
+            raise FormDefinitionError("Kontrol bir nesne olmalı.", path=path)
+        unknown = sorted(str(k) for k in raw if k not in ("expression", "message", "field"))
+        if unknown:
+            raise FormDefinitionError(f"Kontrolde bilinmeyen anahtar: {', '.join(unknown)}.", path=path)
+        expression = raw.get("expression")
+        if not isinstance(expression, str) or not expression.strip() or len(expression) > 2000:
+            raise FormDefinitionError("'expression' boş olmayan bir metin olmalı.", path=f"{path}.expression")
+        if raw.get("field") is not None and not isinstance(raw.get("field"), str):
+            raise FormDefinitionError("'field' bir alan adı olmalı.", path=f"{path}.field")
+        message = localized(raw.get("message"), what="Kontrol mesajı", path=f"{path}.message")
+        return cls(expression.strip(), message, raw.get("field"))
+
+
 @dataclasses.dataclass(frozen=True)
 class FieldDefinition:
     """One input of a form. Options that do not apply to ``type`` must stay unset."""
@@ -80,6 +161,10 @@ class FieldDefinition:
     not_past: bool = False
     placeholder: str | None = None
     description: str | None = None
+    when: Condition | None = None
+    # For ``user`` fields: the group the chosen user must be in; a leading "$" names the case
+    # variable that holds the group code, so "$hedef_birim" means the directorate the case went to.
+    group: str | None = None
     extensions: Mapping[str, Any] = dataclasses.field(default_factory=Extensions, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +191,10 @@ class FieldDefinition:
         options.check_decimal_places(self.decimal_places, field=self.name)
         options.check_pattern(self.pattern, field=self.name)
         self._set("default", options.freeze_default(self.default, field=self.name))
+        if self.when is not None:
+            self._set("when", Condition.parse(self.when, field=self.name))
+        if self.group is not None and (not isinstance(self.group, str) or not GROUP.fullmatch(self.group)):
+            raise self._error("'group' bir grup kodu ya da $değişken olmalı.", "group")
         self._set("extensions", _freeze_extensions(self.extensions, field=self.name))
 
     def _set(self, attr: str, value: Any) -> None:
@@ -159,6 +248,8 @@ class FieldDefinition:
             "placeholder": render(self.placeholder, language),
             "description": render(self.description, language),
             "default": json_safe(self.default),
+            "when": self.when.to_dict() if self.when else None,
+            "group": self.group,
             **json_safe(self.extensions),
         }
 
@@ -171,6 +262,7 @@ class FormDefinition:
     title: str
     fields: tuple[FieldDefinition, ...]
     description: str | None = None
+    checks: tuple[Check, ...] = ()
     extensions: Mapping[str, Any] = dataclasses.field(default_factory=Extensions, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -194,7 +286,20 @@ class FormDefinition:
                     field=field.name,
                     path=f"fields[{index}].name",
                 )
+            if field.when is not None and field.when.field not in seen:
+                raise FormDefinitionError(
+                    f"Koşuldaki alan '{field.when.field}' bu alandan önce tanımlanmış olmalı.",
+                    field=field.name,
+                    path=f"fields[{index}].when",
+                )
             seen[field.name] = index
+        checks = tuple(Check.parse(raw, index) for index, raw in enumerate(self.checks or ()))
+        for index, check in enumerate(checks):
+            if check.field is not None and check.field not in seen:
+                raise FormDefinitionError(
+                    f"Kontroldeki alan '{check.field}' formda yok.", path=f"checks[{index}].field"
+                )
+        object.__setattr__(self, "checks", checks)
         object.__setattr__(self, "extensions", _freeze_extensions(self.extensions, field=None))
 
     def field(self, name: str) -> FieldDefinition | None:
@@ -212,5 +317,6 @@ class FormDefinition:
             "title": render(self.title, language),
             "description": render(self.description, language),
             "fields": [f.to_dict(language) for f in self.fields],
+            "checks": [{"field": c.field, "message": render(c.message, language)} for c in self.checks],
             **json_safe(self.extensions),
         }

@@ -53,7 +53,9 @@ class FormField(ma_fields.Field):
     def __init__(self, definition: FieldDefinition) -> None:
         self.definition = definition
         has_default = definition.default is not None
-        super().__init__(required=definition.required and not has_default, allow_none=True)
+        # A conditional field's "required" is enforced by the schema, once the condition is known.
+        self.always_required = definition.required and definition.when is None
+        super().__init__(required=self.always_required and not has_default, allow_none=True)
         if has_default:
             if self.is_empty(definition.default):
                 raise ValidationError(msg.EMPTY_DEFAULT)
@@ -68,7 +70,7 @@ class FormField(ma_fields.Field):
                 raise self.make_error("required")
             return self.load_default() if callable(self.load_default) else self.load_default
         if self.is_empty(value):
-            if self.definition.required and not kwargs.get("partial"):
+            if self.always_required and not kwargs.get("partial"):
                 raise self.make_error("required")
             return None
         if _find_typename(value):
@@ -275,4 +277,21 @@ class TcknField(FormField):
         text = value.strip() if isinstance(value, str) else ""
         if not values.tckn_is_valid(text):
             raise ValidationError(msg.TCKN)
+        return text
+
+
+class ReferenceField(FormField):
+    """``user`` (a username) and ``unit`` (a directorate's group code): the form checks the shape;
+    the engine checks that the user or unit exists when the form is submitted."""
+
+    SHAPES: ClassVar[dict[str, tuple[re.Pattern[str], str]]] = {
+        "user": (re.compile(r"[a-z0-9][a-z0-9._-]{0,149}"), msg.USER),
+        "unit": (re.compile(r"[a-z][a-z0-9_]{0,99}"), msg.UNIT),
+    }
+
+    def clean(self, value: Any) -> str:
+        shape, message = self.SHAPES[self.definition.type]
+        text = value.strip() if isinstance(value, str) else ""
+        if not shape.fullmatch(text):
+            raise ValidationError(message)
         return text

@@ -30,6 +30,8 @@ TYPE_OPTIONS: Mapping[str, frozenset[str]] = {
     "email": frozenset({"max_length"}),
     "phone": frozenset(),
     "tckn": frozenset(),
+    "user": frozenset({"group"}),
+    "unit": frozenset(),
     "file": frozenset(),
 }
 TYPE_SPECIFIC: tuple[str, ...] = (
@@ -42,10 +44,11 @@ TYPE_SPECIFIC: tuple[str, ...] = (
     "pattern",
     "not_future",
     "not_past",
+    "group",
 )
 #: Options every field type accepts.
 COMMON: frozenset[str] = frozenset(
-    {"name", "type", "label", "required", "help", "placeholder", "description", "default"}
+    {"name", "type", "label", "required", "help", "placeholder", "description", "default", "when"}
 )
 ALL_OPTIONS: frozenset[str] = COMMON | frozenset(TYPE_SPECIFIC)
 

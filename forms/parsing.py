@@ -19,7 +19,7 @@ from forms.definition import FieldDefinition, FormDefinition
 from forms.errors import FormDefinitionError
 from forms.validation import make_field
 
-FORM_KEYS = frozenset({"key", "title", "fields", "description", "$schema"})
+FORM_KEYS = frozenset({"key", "title", "fields", "description", "checks", "$schema"})
 REQUIRED_FORM_KEYS = ("key", "title", "fields")
 REQUIRED_FIELD_KEYS = ("name", "type", "label")
 
@@ -133,6 +133,8 @@ def _parse_document(document: Any) -> FormDefinition:
     if not isinstance(raw_fields, list):
         raise FormDefinitionError("'fields' bir liste olmalı.", path="fields")
     fields = tuple(_parse_field(item, index) for index, item in enumerate(raw_fields))
+    if "checks" in known and not isinstance(known["checks"], list):
+        raise FormDefinitionError("'checks' bir liste olmalı.", path="checks")
     return FormDefinition(**known, fields=fields, extensions=extensions)
 
 

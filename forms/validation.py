@@ -7,7 +7,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, post_load, validates_schema
 
 from forms import fields as form_fields
 from forms import messages as msg
@@ -28,6 +28,8 @@ FIELD_CLASSES: Mapping[str, type[form_fields.FormField]] = {
     "email": form_fields.EmailField,
     "phone": form_fields.PhoneField,
     "tckn": form_fields.TcknField,
+    "user": form_fields.ReferenceField,
+    "unit": form_fields.ReferenceField,
     "file": FileField,
 }
 
@@ -53,6 +55,31 @@ class FormSchema(Schema):
         problems += [msg.UNKNOWN.format(key=key) for key in unknown]
         if problems:
             raise ValidationError(problems)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _require_applicable(self, data: Mapping[str, Any], partial: Any = None, **kwargs: Any) -> None:
+        if partial:
+            return
+        missing_fields = {
+            name: [msg.REQUIRED]
+            for name, field in self.load_fields.items()
+            if isinstance(field, form_fields.FormField)
+            and field.definition.when is not None
+            and field.definition.required
+            and field.definition.when.holds(data)
+            and data.get(name) in (None, [], "")
+        }
+        if missing_fields:
+            raise ValidationError(missing_fields)
+
+    @post_load
+    def _drop_inapplicable(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Values of fields whose condition does not hold are not kept (a stale answer is not data)."""
+        for name, field in self.load_fields.items():
+            condition = getattr(field, "definition", None) and field.definition.when
+            if condition is not None and not condition.holds(data):
+                data.pop(name, None)
+        return data
 
 
 def make_field(definition: FieldDefinition) -> form_fields.FormField:

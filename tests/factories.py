@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine import db as dbmod
-from engine import definitions, instances, people, tasks
+from engine import definitions, demo, instances, people, tasks
 from engine.actors import Actor
 from engine.incidents import recorded_transaction
 
 DATA = Path(__file__).parent / "data"
+PROCESSES = Path(__file__).parent.parent / "processes"
 T = TypeVar("T")
 
 
@@ -33,6 +34,13 @@ def data_files(*names: str) -> list[tuple[str, bytes]]:
 
 def deploy(db: dbmod.Database, *names: str) -> list[str]:
     files = data_files(*(names or ("havale_test.bpmn", "kayit_formu.form.json")))
+    return [str(d) for d in act(db, None, lambda s, a: definitions.deploy(s, a, files)) if d.kind == "process"]
+
+
+def deploy_flow(db: dbmod.Database, *folders: str) -> list[str]:
+    """Deploy every BPMN, DMN and form file under ``processes/<folder>`` for each folder, in one deployment."""
+    files = [f for folder in folders for f in demo.process_files(PROCESSES / folder)]
+    assert files, f"no process files under {folders}"
     return [str(d) for d in act(db, None, lambda s, a: definitions.deploy(s, a, files)) if d.kind == "process"]
 
 

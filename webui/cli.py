@@ -16,7 +16,21 @@ from typing import Any, TypeVar
 
 import click
 
-from engine import audit, definitions, demo, instances, messages, people, tasks, timers
+from engine import (
+    audit,
+    backup,
+    definitions,
+    demo,
+    imports,
+    instance_migration,
+    instances,
+    messages,
+    people,
+    starting,
+    tasks,
+    timers,
+    tokens,
+)
 from engine import db as dbmod
 from engine import setup as engine_setup
 from engine.actors import Actor
@@ -101,13 +115,17 @@ def init_db(ctx: Context) -> None:
 
 
 @main.command("seed-demo")
+@click.option("--with-cases", is_flag=True, help="Boş bir veritabanında örnek başvurular da başlat.")
 @pass_ctx
-def seed_demo(ctx: Context) -> None:
+def seed_demo(ctx: Context, with_cases: bool) -> None:
     """Demo grupları, kullanıcıları (parola: demo) ve processes/ altındaki süreçleri yükle."""
     deployed = ctx.write(None, lambda s, a: demo.seed(s))
     click.echo(f"{len(demo.all_users())} demo kullanıcı hazır (parola: {demo.DEMO_PASSWORD}).")
     for line in deployed:
         click.echo(line)
+    if with_cases:
+        started = ctx.write(None, lambda s, a: demo.seed_cases(s))
+        click.echo(f"{len(started)} örnek başvuru başlatıldı.")
 
 
 @main.command()
@@ -145,7 +163,9 @@ def start(
     payload = parse_json(data)
 
     def run(session: Any, actor: Actor) -> dict[str, Any]:
-        instance = instances.start(session, actor, key, business_key=business_key, data=payload, subject=subject)
+        instance = starting.start(
+            session, actor, key, business_key=business_key, data=payload, subject=subject
+        ).instance
         return {"id": instance.id, "status": str(instance.status), "business_key": instance.business_key}
 
     result = ctx.write(as_user, run)
@@ -262,12 +282,12 @@ def timers_run_due(ctx: Context, now_text: str | None) -> None:
         sys.exit(8)
 
 
-def _parse_instant(text: str) -> datetime:
+def _parse_instant(text: str, option: str = "--now") -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(
-            "ISO 8601 tarih-saat olmalı, ör. 2026-12-01T09:00:00+03:00", param_hint="--now"
+            "ISO 8601 tarih-saat olmalı, ör. 2026-12-01T09:00:00+03:00", param_hint=option
         ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
@@ -365,6 +385,171 @@ def list_definitions(ctx: Context, as_json_flag: bool) -> None:
         click.echo(f"{r['key']}\t{r['name']}\tv{r['latest_version']}\t(sürümler: {', '.join(map(str, r['versions']))})")
 
 
+@main.command("migrate")
+@click.argument("key")
+@click.option("--to", "to_version", type=int, required=True, help="Hedef sürüm numarası.")
+@click.option("--map", "maps", multiple=True, metavar="ESKI=YENI", help="Yeni sürümde kimliği değişen adım.")
+@click.option("--instance", "instance_ids", multiple=True, type=int, help="Yalnız bu örnekler (yoksa hepsi).")
+@click.option("--dry-run", is_flag=True, help="Yalnız hangi örneklerin taşınabileceğini göster.")
+@as_option
+@json_option
+@pass_ctx
+def migrate_instances(
+    ctx: Context,
+    key: str,
+    to_version: int,
+    maps: tuple[str, ...],
+    instance_ids: tuple[int, ...],
+    dry_run: bool,
+    as_user: str | None,
+    as_json_flag: bool,
+) -> None:
+    """Çalışan örnekleri sürecin başka bir sürümüne taşı (önce --dry-run ile deneyin)."""
+    mapping = dict(item.split("=", 1) for item in maps if "=" in item)
+    if len(mapping) != len(maps):
+        raise click.UsageError("--map ESKI=YENI biçiminde olmalı.")
+    outcomes: list[Any] = []
+    after = 0
+    while True:
+        page = ctx.read(
+            as_user,
+            lambda s, a, after=after: instance_migration.plan(s, a, key, to_version, mapping=mapping, after_id=after),
+        )
+        if not page:
+            break
+        after = page[-1].instance_id
+        chosen = [o for o in page if not instance_ids or o.instance_id in instance_ids]
+        movable = [o.instance_id for o in chosen if o.can_move]
+        if movable and not dry_run:
+            moved = ctx.write(
+                as_user,
+                lambda s, a, ids=movable: instance_migration.migrate(s, a, key, to_version, ids, mapping=mapping),
+            )
+            chosen = [o for o in chosen if not o.can_move] + moved
+        outcomes += chosen
+    if as_json_flag:
+        click.echo(as_json([o.as_dict() for o in outcomes]))
+        return
+    for o in outcomes:
+        state = "taşındı" if o.moved else ("taşınabilir" if o.can_move else "kalıyor: " + "; ".join(o.reasons))
+        click.echo(f"{o.instance_id}\tv{o.from_version} → v{to_version}\t{state}")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(sorted(imports.PRESETS)), required=True, help="Dışa aktarımın kaynağı.")
+@click.option("--preview", is_flag=True, help="Yalnız denetle; hiçbir kayıt oluşturma.")
+@as_option
+@json_option
+@pass_ctx
+def import_file(ctx: Context, file: Path, kind: str, preview: bool, as_user: str | None, as_json_flag: bool) -> None:
+    """CİMER/HİM dışa aktarımını (CSV ya da XLSX) içe aktar: her satır bir başvuru."""
+    content = file.read_bytes()
+    report = ctx.write(
+        as_user, lambda s, a: imports.run(s, a, kind, imports.read_rows(file.name, content), preview=preview).as_dict()
+    )
+    if as_json_flag:
+        click.echo(as_json(report))
+        return
+    for row in report["rows"]:
+        instance = f" (örnek {row['instance_id']})" if row["instance_id"] else ""
+        click.echo(f"satır {row['line']}\t{row['reference'] or '-'}\t{row['status']}{instance}\t{row['message']}")
+    summary = report["summary"]
+    click.echo(
+        f"İçe aktarılan: {summary['imported']}, hazır: {summary['ready']}, "
+        f"mükerrer: {summary['duplicate']}, reddedilen: {summary['rejected']}"
+    )
+
+
+@main.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def backup_command(ctx: Context, target: Path) -> None:
+    """Veritabanını ve ek dosyalarını tek bir arşive yedekle (.tar.gz)."""
+    with fail_cleanly():
+        manifest = backup.backup(ctx.db, ctx.settings.attachment_dir, target)
+    rows = sum(manifest["tables"].values())
+    click.echo(f"Yedek yazıldı: {target} ({rows} satır, {manifest['attachments']} ek dosya).")
+
+
+@main.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def restore_command(ctx: Context, source: Path) -> None:
+    """Bir yedeği boş bir veritabanına geri yükle (önce: kalem init-db)."""
+    with fail_cleanly():
+        manifest = backup.restore(ctx.db, ctx.settings.attachment_dir, source)
+    click.echo(f"Geri yüklendi: {sum(manifest['tables'].values())} satır, {manifest['attachments']} ek dosya.")
+
+
+@main.group("token")
+def token_group() -> None:
+    """REST API belirteçleri."""
+
+
+@token_group.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="Belirtecin adı (ör. EBYS entegrasyonu).")
+@click.option("--scope", "scopes", multiple=True, required=True, help="Kapsam; birden çok verilebilir.")
+@click.option("--expires", help="Bitiş zamanı (ISO 8601).")
+@as_option
+@pass_ctx
+def token_create(
+    ctx: Context, username: str, name: str, scopes: tuple[str, ...], expires: str | None, as_user: str | None
+) -> None:
+    """Bir kullanıcı için belirteç oluştur; gizli değer yalnız bir kez gösterilir."""
+    expires_at = _parse_instant(expires, "--expires") if expires else None
+
+    def create(session: Any, actor: Actor) -> tuple[int, str]:
+        token, secret = tokens.create(session, actor, username, name, scopes, expires_at=expires_at)
+        return token.id, secret
+
+    token_id, secret = ctx.write(as_user, create)
+    click.echo(secret)
+    click.echo(f"Belirteç {token_id} oluşturuldu; bu değeri güvenli bir yerde saklayın.", err=True)
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@as_option
+@pass_ctx
+def token_revoke(ctx: Context, token_id: int, as_user: str | None) -> None:
+    """Bir belirteci iptal et."""
+    ctx.write(as_user, lambda s, a: tokens.revoke(s, a, token_id))
+    click.echo(f"Belirteç {token_id} iptal edildi.")
+
+
+@token_group.command("list")
+@click.option("--user", "username", help="Yalnız bu kullanıcının belirteçleri.")
+@as_option
+@json_option
+@pass_ctx
+def token_list(ctx: Context, username: str | None, as_user: str | None, as_json_flag: bool) -> None:
+    """Belirteçler (gizli değerler gösterilmez)."""
+    rows = ctx.read(
+        as_user,
+        lambda s, a: [
+            {
+                "id": t.id,
+                "user": t.user.username,
+                "name": t.name,
+                "prefix": t.prefix,
+                "scopes": t.scopes,
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                "revoked": t.revoked_at is not None,
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            }
+            for t in tokens.list_tokens(s, a, username)
+        ],
+    )
+    if as_json_flag:
+        click.echo(as_json(rows))
+        return
+    for r in rows:
+        state = "iptal" if r["revoked"] else "etkin"
+        click.echo(f"{r['id']}\t{r['user']}\t{r['name']}\t{r['prefix']}…\t{','.join(r['scopes'])}\t{state}")
+
+
 @main.command("users")
 @json_option
 @pass_ctx
@@ -410,6 +595,31 @@ def audit_verify(ctx: Context) -> None:
     sys.exit(9)
 
 
+@main.command("check")
+@click.option("--instance", "instance_ids", multiple=True, type=int, help="Yalnız bu örnekler (yoksa hepsi).")
+@click.option("--batch", default=200, show_default=True, type=int, help="Bir okumada denetlenen örnek sayısı.")
+@json_option
+@pass_ctx
+def check_command(ctx: Context, instance_ids: tuple[int, ...], batch: int, as_json_flag: bool) -> None:
+    """Görev, zamanlayıcı ve mesaj kayıtlarını süreç durumuyla karşılaştır; fark varsa 10 ile çıkar."""
+    from engine import consistency
+
+    if instance_ids:
+        found = [d for i in instance_ids for d in ctx.read(None, lambda s, a, i=i: consistency.check(s, i))]
+        report = consistency.Report(len(instance_ids), found)
+    else:
+        with fail_cleanly():
+            report = consistency.check_all(ctx.db, batch_size=batch)
+    if as_json_flag:
+        click.echo(as_json({"checked": report.checked, "differences": [d.as_dict() for d in report.differences]}))
+    else:
+        for difference in report.differences:
+            click.echo(str(difference), err=True)
+        click.echo(f"{report.checked} örnek denetlendi, {len(report.differences)} fark bulundu.")
+    if not report.ok:
+        sys.exit(10)
+
+
 @main.group("calendar")
 def calendar_group() -> None:
     """İş takvimi ve yasal süreler."""
@@ -434,8 +644,42 @@ def calendar_deadline(law: str, received: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--with-scheduler", is_flag=True, help="Zamanlayıcı işlerini bu süreçte de çalıştır (tek süreç).")
+def serve(host: str, port: int, with_scheduler: bool) -> None:
     """Web uygulamasını başlat."""
     from webui import create_app
 
-    create_app().run(host=host, port=port)
+    app = create_app()
+    if with_scheduler:
+        from engine import scheduler
+
+        scheduler.start_in_process(app, app.extensions["kalem_settings"])
+    app.run(host=host, port=port)
+
+
+# --- scheduler (issue #5) ---------------------------------------------------------------------------
+
+
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Her işi bir kez çalıştır ve çık (cron ya da test için).")
+@click.option("--now", "now_text", metavar="ISO8601", help="--once ile: bu ana göre çalıştır (zaman yolculuğu).")
+@click.option("--digest", is_flag=True, help="--once ile: günlük özeti de gönder.")
+@pass_ctx
+def scheduler_command(ctx: Context, once: bool, now_text: str | None, digest: bool) -> None:
+    """Zamanlayıcıları, süre takibini, bildirim kuyruğunu ve günlük özeti çalıştıran süreç."""
+    import logging
+
+    from engine import scheduler
+
+    config = scheduler.SchedulerConfig.from_env()
+    if not once:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
+        scheduler.run_forever(ctx.db, config)
+        return
+    at = _parse_instant(now_text) if now_text else None
+    with fail_cleanly():
+        result = scheduler.run_once(ctx.db, config, at, digest=digest)
+    click.echo(
+        f"{result['timers']} örnekte zamanlayıcı, {result['deadline_steps']} süre adımı, "
+        f"{result['sent']} bildirim gönderildi ({result['retried']} yeniden denenecek, {result['failed']} başarısız)."
+    )

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models.base import Base, JSONType
@@ -26,7 +26,19 @@ class ProcessInstance(Base):
     the human_task, timer and message_subscription rows are projections of it."""
 
     __tablename__ = "process_instance"
-    __table_args__ = (Index("ix_process_instance_status_started", "status", "started_at"),)
+    __table_args__ = (
+        Index("ix_process_instance_status_started", "status", "started_at"),
+        # A business key (a CİMER number, a registry number) names one live case per process;
+        # a terminated case frees it.
+        Index(
+            "uq_process_instance_business_key",
+            "process_key",
+            "business_key",
+            unique=True,
+            sqlite_where=text("business_key IS NOT NULL AND status <> 'terminated'"),
+            postgresql_where=text("business_key IS NOT NULL AND status <> 'terminated'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)

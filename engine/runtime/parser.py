@@ -140,7 +140,8 @@ class ParsedBundle:
     def files_for(self, key: str) -> list[SourceFile]:
         """The BPMN file of ``key``, the files of the processes it calls, and every DMN file."""
         _spec, subs = self.spec_and_subprocesses(key)
-        names = {self.process_files[key], *(self.process_files[k] for k in subs)}
+        # Embedded subprocesses appear among the subprocess specs but live in their parent's file.
+        names = {self.process_files[key], *(self.process_files[k] for k in subs if k in self.process_files)}
         names |= {name for name, f in self.files.items() if f.kind == "dmn"}
         return [self.files[n] for n in sorted(names)]
 
@@ -170,8 +171,14 @@ def parse_bundle(files: Iterable[SourceFile]) -> ParsedBundle:
 
 
 def executable_process_ids(bundle: ParsedBundle, file_names: Iterable[str]) -> list[str]:
+    """Top-level executable processes of the named files (SpiffWorkflow also registers each embedded
+    subprocess as a process once its parent is parsed; those are not deployable on their own)."""
     wanted = set(file_names)
-    return [key for key, pp in bundle.parser.process_parsers.items() if pp.process_executable and pp.filename in wanted]
+    return [
+        key
+        for key, pp in bundle.parser.process_parsers.items()
+        if pp.process_executable and pp.filename in wanted and key in bundle.process_files
+    ]
 
 
 def process_name(bundle: ParsedBundle, key: str) -> str:

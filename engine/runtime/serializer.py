@@ -45,6 +45,11 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 _serializer = _make_serializer()
 
 
+def registry() -> Any:
+    """The converter registry (SpiffWorkflow's spec diff compares specs through it)."""
+    return _serializer.registry
+
+
 def dumps(workflow: BpmnWorkflow) -> str:
     return _serializer.serialize_json(workflow)
 

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -94,6 +95,10 @@ class Runner:
             self.workflow.refresh_timers()
             self.workflow.do_engine_steps()
 
+    def task_data(self, spiff_id: str) -> dict[str, Any]:
+        """A copy of the data of the ready user task ``spiff_id``."""
+        return dict(self._ready_manual_task(spiff_id).data)
+
     def complete_user_task(self, spiff_id: str, data: Mapping[str, Any], dispatch: Dispatch) -> None:
         task = self._ready_manual_task(spiff_id)
         with self._guard(dispatch):
@@ -108,10 +113,10 @@ class Runner:
         self.run(dispatch)
 
     def send_message(self, name: str, payload: Any, dispatch: Dispatch) -> None:
-        waiting = [t for t in self._waiting_catch_tasks() if _message_name(t) == name]
-        if not waiting:
+        definitions = [d for t in self._waiting_catch_tasks() if (d := _message_definition(t, name)) is not None]
+        if not definitions:
             raise Conflict(_("Süreç '{name}' mesajını beklemiyor.", name=name))
-        event = BpmnEvent(waiting[0].task_spec.event_definition, payload=payload)
+        event = BpmnEvent(definitions[0], payload=payload)
         with self._guard(dispatch):
             self.workflow.send_event(event)
         self.run(dispatch)
@@ -136,13 +141,16 @@ class Runner:
                     ready.append(_ready_user_task(task))
                 continue
             definition = getattr(spec, "event_definition", None)
-            if isinstance(definition, TimerEventDefinition):
-                event = definition.details(task)
-                if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str):
-                    fire_at = TimerEventDefinition.get_datetime(event.value)
-                    timers.append(WaitingTimer(str(task.id), spec.bpmn_id or "", fire_at))
-            elif isinstance(definition, MessageEventDefinition):
-                messages.append(WaitingMessage(str(task.id), spec.bpmn_id or "", str(definition.name)))
+            # An event-based gateway waits on all of its events at once, as one combined definition.
+            parts = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+            for part in parts:
+                if isinstance(part, TimerEventDefinition):
+                    event = part.details(task)
+                    if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str):
+                        fire_at = TimerEventDefinition.get_datetime(event.value)
+                        timers.append(WaitingTimer(str(task.id), spec.bpmn_id or "", fire_at))
+                elif isinstance(part, MessageEventDefinition):
+                    messages.append(WaitingMessage(str(task.id), spec.bpmn_id or "", str(part.name)))
         return ready, timers, messages
 
     def data(self) -> dict[str, Any]:
@@ -200,11 +208,11 @@ def _ready_user_task(task: Any) -> ReadyUserTask:
     )
 
 
-def _message_name(task: Any) -> str | None:
+def _message_definition(task: Any, name: str) -> MessageEventDefinition | None:
+    """The task's definition of message ``name`` (its own, or one of an event-based gateway's)."""
     definition = getattr(task.task_spec, "event_definition", None)
-    if isinstance(definition, MessageEventDefinition):
-        return str(definition.name)
-    return None
+    parts = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+    return next((p for p in parts if isinstance(p, MessageEventDefinition) and str(p.name) == name), None)
 
 
 def _process_error(exc: SpiffWorkflowException) -> ProcessError:

@@ -6,8 +6,8 @@ import pytest
 from factories import DATA, act, data_files, deploy, read, start
 from sqlalchemy import func, select
 
-from engine import definitions
-from engine.errors import DeployError
+from engine import definitions, instances, tasks
+from engine.errors import DeployError, InvalidInput
 from engine.models import FormDefinitionVersion, ProcessDefinition, ProcessInstance
 
 BPMN = (DATA / "havale_test.bpmn").read_text(encoding="utf-8")
@@ -102,3 +102,50 @@ def test_bad_form_definition_is_rejected_with_its_file(db):
         act(db, None, lambda s, a: definitions.deploy(s, a, [*data_files("havale_test.bpmn"), FORM, bad]))
     assert any(p.file == "bozuk.form.json" for p in err.value.problems)
     assert counts(db) == (0, 0)
+
+
+def test_a_process_with_an_embedded_subprocess_deploys_and_runs(db) -> None:
+    from factories import only_task
+
+    assert deploy(db, "alt_surec.bpmn") == ["alt_surec v1"]
+    instance_id = start(db, "alt_surec")
+    task = only_task(db, "idari1", "t")
+    act(db, "idari1", lambda s, a: tasks.complete(s, a, task["id"], {}))
+    assert act(db, "idari1", lambda s, a: instances.show(s, a, instance_id).as_dict())["status"] == "completed"
+
+
+def test_form_dates_follow_the_engine_clock(db) -> None:
+    import json
+    from datetime import datetime
+
+    from factories import only_task
+
+    from engine import clock
+    from forms.values import ISTANBUL
+
+    form = {
+        "key": "fatura_formu",
+        "title": "Randevu",
+        "fields": [{"name": "gun", "type": "date", "label": "Gün", "required": True, "not_past": True}],
+    }
+    files = [*data_files("fatura_kontrol.bpmn"), ("fatura_formu.form.json", json.dumps(form).encode())]
+    act(db, None, lambda s, a: definitions.deploy(s, a, files))
+    start(db, "fatura_kontrol")
+    task = only_task(db, "idari1", "Task_fatura")
+    with clock.frozen_at(datetime(2031, 1, 6, 12, 0, tzinfo=ISTANBUL)):
+        with pytest.raises(InvalidInput):
+            act(db, "idari1", lambda s, a: tasks.complete(s, a, task["id"], {"gun": "2031-01-05"}))
+        act(db, "idari1", lambda s, a: tasks.complete(s, a, task["id"], {"gun": "2031-01-06"}))
+
+
+def test_a_called_only_process_is_not_started_by_hand(db) -> None:
+    from factories import deploy_flow
+
+    from engine import starting
+    from engine.errors import NotFound
+
+    deploy_flow(db, "basvuru")
+    keys = act(db, "ok.mudur", lambda s, a: [o.key for o in starting.list_startable(s, a)])
+    assert "f1_dilekce" in keys and "basvuru_isleme" not in keys
+    with pytest.raises(NotFound):
+        act(db, "ok.mudur", lambda s, a: starting.start(s, a, "basvuru_isleme"))

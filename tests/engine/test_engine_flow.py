@@ -209,3 +209,45 @@ def test_unknown_user_is_a_clear_error(db):
     with pytest.raises(NotFound, match="Kullanıcı bulunamadı"):
         start(db, username="kimse")
     assert read(db, lambda s: s.scalar(select(func.count(ProcessInstance.id)))) == 0
+
+
+def test_a_business_key_names_one_live_case_per_process(db) -> None:
+    deploy(db)
+    first = start(db, business_key="CIMER-123")
+    with pytest.raises(Conflict, match="CIMER-123"):
+        start(db, business_key="CIMER-123")
+    act(db, "admin", lambda s, a: instances.terminate(s, a, first, "yanlış kayıt"))
+    assert start(db, business_key="CIMER-123") != first
+
+
+def test_a_timer_fires_at_exactly_its_time(db):
+    from datetime import datetime
+
+    deploy(db)
+    instance_id, task = register(db)
+    act(db, "idari1", lambda s, a: tasks.complete(s, a, task["id"], VALID))
+    detail = act(db, None, lambda s, a: instances.show(s, a, instance_id).as_dict())
+    fire_at = datetime.fromisoformat(next(w for w in detail["waiting"] if w["type"] == "timer")["fire_at"])
+    assert timers.fire_due(db, fire_at - timedelta(seconds=1)).fired_instances == []
+    assert timers.fire_due(db, fire_at).fired_instances == [instance_id]
+    assert only_task(db, "ok.mudur", "Task_eskalasyon")
+
+
+@pytest.mark.parametrize("event", ["message", "timer"])
+def test_an_event_based_gateway_waits_on_each_of_its_events(db, event):
+    from factories import data_files
+
+    from engine import definitions
+
+    act(db, None, lambda s, a: definitions.deploy(s, a, data_files("olay_gecidi.bpmn")))
+    instance_id = start(db, "olay_gecidi", business_key="EBG-1")
+    waiting = act(db, None, lambda s, a: instances.show(s, a, instance_id).as_dict())["waiting"]
+    assert {w["type"] for w in waiting} == {"message", "timer"}
+    if event == "message":
+        act(db, "idari1", lambda s, a: messages.correlate(s, a, "odendi", "EBG-1", {}))
+        expected = "odendi"
+    else:
+        assert timers.fire_due(db, clock.now() + timedelta(days=1, minutes=1)).fired_instances == [instance_id]
+        expected = "vazgecildi"
+    shown = act(db, None, lambda s, a: instances.show(s, a, instance_id).as_dict())
+    assert shown["status"] == "completed" and shown["data"]["sonuc"] == expected and shown["waiting"] == []

@@ -74,3 +74,16 @@ def test_retry_after_suspend_keeps_the_error_status(db):
     act(db, "admin", lambda s, a: instances.suspend(s, a, instance_id))
     act(db, "admin", lambda s, a: instances.resume(s, a, instance_id))
     assert read(db, lambda s: s.get(ProcessInstance, instance_id).status) == InstanceStatus.ERROR
+
+
+def test_an_unknown_assignee_is_not_assigned(db):
+    from sqlalchemy import select
+
+    from engine.models import HumanTask
+
+    deploy(db, *FILES)
+    start(db, "hatali_adim", data={"sorumlu": "yok.boyle"})
+    task = only_task(db, "idari1", "Task_giris")
+    act(db, "idari1", lambda s, a: tasks.complete(s, a, task["id"], {"yol": "tamam"}))
+    later = read(db, lambda s: s.scalar(select(HumanTask).where(HumanTask.bpmn_id == "Task_sonra")))
+    assert later.assignee is None and later.state == "open"

@@ -37,6 +37,8 @@ ONE_OF_EACH: list[dict[str, Any]] = [
     fld("eposta", "email", max_length=120),
     fld("telefon", "phone"),
     fld("tckn", "tckn", required=True),
+    fld("personel", "user", group="$hedef_birim"),
+    fld("birim", "unit"),
     fld("belge", "file", description="PDF yükleyiniz.", **{"x-accept": ".pdf"}),
 ]
 
@@ -122,6 +124,8 @@ def test_to_dict_shape_and_languages() -> None:
         "placeholder": None,
         "description": None,
         "default": None,
+        "when": None,
+        "group": None,
     }
     assert by_name["renk"]["choices"] == [
         {"value": "kırmızı", "label": "kırmızı"},

@@ -88,3 +88,40 @@ def test_cli_rejects_bad_deploy_and_json(kalem, tmp_path):
 
 def test_calendar_deadline_command(kalem):
     assert kalem("calendar", "deadline", "--law", "4982", "--received", "2026-03-13").startswith("2026-04-06 17:30")
+
+
+def test_token_create_list_revoke(kalem):
+    secret = kalem("token", "create", "idari1", "--name", "EBYS", "--scope", "tasks:read", "--as", "admin").strip()
+    assert secret.startswith("klm_")
+    [row] = json.loads(kalem("token", "list", "--as", "admin", "--json"))
+    assert row["user"] == "idari1" and row["scopes"] == ["tasks:read"] and secret not in json.dumps(row)
+    kalem("token", "revoke", str(row["id"]), "--as", "admin")
+    assert json.loads(kalem("token", "list", "--as", "admin", "--json"))[0]["revoked"] is True
+    err = kalem("token", "create", "idari2", "--name", "x", "--scope", "tasks:read", "--as", "idari1", code=4)
+    assert "yönetici" in err
+
+
+def test_import_preview_then_import(kalem, tmp_path, monkeypatch):
+    from engine import imports
+
+    monkeypatch.setitem(
+        imports.PRESETS,
+        "cimer",
+        imports.Preset("test_havale", "basvuru_no", "CIMER-", {"basvuru_no": "cimer_no"}, ("basvuru_no",)),
+    )
+    kalem("deploy", str(DATA / "havale_test.bpmn"), str(DATA / "kayit_formu.form.json"))
+    export = tmp_path / "cimer.csv"
+    export.write_text("Başvuru No;Konu\n501;Yol\n502;Su\n501;Yol\n", encoding="utf-8")
+    preview = kalem("import", str(export), "--kind", "cimer", "--preview", "--as", "hi1")
+    assert "hazır: 2" in preview and "mükerrer: 1" in preview
+    report = json.loads(kalem("import", str(export), "--kind", "cimer", "--as", "hi1", "--json"))
+    assert report["summary"]["imported"] == 2
+    assert "reddedilen: 0" in kalem("import", str(export), "--kind", "cimer", "--as", "hi1")
+
+
+def test_seed_demo_with_cases_starts_sample_cases_once(kalem):
+    from engine import demo
+
+    assert f"{len(demo.DEMO_CASES)} örnek başvuru" in kalem("seed-demo", "--with-cases")
+    assert "0 örnek başvuru" in kalem("seed-demo", "--with-cases")
+    assert any(t["process_key"] == "f2_cimer" for t in json.loads(kalem("tasks", "--as", "hi1", "--json")))

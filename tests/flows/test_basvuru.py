@@ -1,0 +1,728 @@
+"""F1 (dilekçe, 3071), F2 (CİMER) and F3 (HİM) with their shared called process ``basvuru_isleme``,
+driven end to end through the engine API as the demo users (domain guide §8 F1–F3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from factories import act, deploy_flow, only_task, open_tasks, read, start
+from sqlalchemy import select
+
+from engine import clock, instances, tasks, timers
+from engine.calendar import default_calendar
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.models import Notification
+
+ISTANBUL = ZoneInfo("Europe/Istanbul")
+# Tuesday 2026-03-10, 09:00 in Istanbul: the day the petitions of most tests arrive.
+T0 = datetime(2026, 3, 10, 9, 0, tzinfo=ISTANBUL)
+NAME = "Ayşe Yılmaz"
+
+APPLICANT = {
+    "kisi_turu": "gercek",
+    "basvuran_ad_soyad": NAME,
+    "basvuran_telefon": "05321234512",
+    "basvuran_eposta": "ayse@example.com",
+    "basvuran_adres": "Atatürk Cad. No 5, Çınarlı Mah., Konak",
+}
+CONTENT = {
+    "konu": "Sokağımızdaki yol çukurlarla dolu",
+    "konu_kategorisi": "yol",
+    "basvuru_metni": "Çınarlı Mahallesi 1203 sokakta asfalt bozuldu, çukurlar araçlara zarar veriyor.",
+    "sdp_kodu": "642.02",
+}
+F1_REGISTER = {
+    "kanal": "dilekce_elden",
+    "alinma_tarihi": "2026-03-10",
+    "basvuru_turu": "sikayet",
+    "imza_var": True,
+    "cevap_kanali": "e_posta",
+    **APPLICANT,
+    **CONTENT,
+}
+ANSWER = "Sokağınızdaki çukurlar ekiplerimizce 12.03.2026 tarihinde asfalt yama ile onarılmıştır."
+FINAL = {"ara_cevap": False, "cevap_sonucu": "yapildi", "cevap_metni": ANSWER}
+SIGNED = {
+    "imza_karari": "imzalandi",
+    "ebys_sayi": "E-12345678-642.02-1001",
+    "yazi_tarihi": "2026-03-10",
+    "imza_sifati": "adina",
+}
+HAVALE_FEN = {"hedef_birim": "fen_isleri", "talimat": "gereginin_rica", "havale_notu": "Gereğini rica ederim."}
+
+
+@pytest.fixture
+def flows(db) -> Iterator[Any]:
+    deploy_flow(db, "basvuru")
+    with clock.frozen_at(T0):
+        yield db
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def complete(
+    db, username: str, bpmn_id: str, data: dict[str, Any] | None = None, *, instance_id: int | None = None
+) -> dict[str, Any]:
+    if instance_id is None:
+        task = only_task(db, username, bpmn_id)
+    else:
+        [task] = [t for t in open_tasks(db, username) if (t["bpmn_id"], t["instance_id"]) == (bpmn_id, instance_id)]
+    act(db, username, lambda s, a: tasks.complete(s, a, task["id"], data or {}))
+    return task
+
+
+def detail(db, instance_id: int, username: str | None = None) -> dict[str, Any]:
+    return act(db, username, lambda s, a: instances.show(s, a, instance_id).as_dict())
+
+
+def open_bpmn_ids(db, instance_id: int) -> list[str]:
+    return [t["bpmn_id"] for t in detail(db, instance_id)["open_tasks"]]
+
+
+def outbox(db, instance_id: int) -> list[tuple[str, str, str]]:
+    rows = read(db, lambda s: s.scalars(select(Notification).where(Notification.instance_id == instance_id)).all())
+    return [(n.recipient, n.subject, n.body) for n in sorted(rows, key=lambda n: n.id)]
+
+
+def register_f1(db, **changes: Any) -> int:
+    instance_id = start(db, "f1_dilekce", "idari1")
+    complete(db, "idari1", "Task_register", {**F1_REGISTER, **changes})
+    return instance_id
+
+
+def havale_to_fen(db) -> None:
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    complete(db, "ok.sef", "Task_route", HAVALE_FEN)
+    complete(
+        db,
+        "fenisleri.mudur",
+        "Task_internal_route",
+        {"ic_havale_karari": "kabul", "atama_sekli": "kisi", "sorumlu_personel": "fenisleri.memur"},
+    )
+
+
+def answer_through_signature(db, draft: dict[str, Any] | None = None) -> None:
+    complete(db, "fenisleri.memur", "Task_draft", draft or FINAL)
+    complete(db, "fenisleri.mudur", "Task_initials", {"paraf_karari": "parafla"})
+    complete(db, "ok.sef", "Task_ok_review", {"kontrol_karari": "uygun", "kisisel_veri_kontrolu": True})
+    complete(db, "by.kaya", "Task_sign", SIGNED)
+
+
+def due_local(task: dict[str, Any]) -> str:
+    return datetime.fromisoformat(task["due_at"]).astimezone(ISTANBUL).isoformat()
+
+
+# ---------------------------------------------------------------- F1 happy path and deadlines
+
+
+def test_f1_happy_path_from_registration_to_archive(flows):
+    db = flows
+    instance_id = register_f1(db)
+    data = detail(db, instance_id)["data"]
+    assert data["kayit_no"] == "DLK-2026-000001"
+    assert data["alindi_belgesi"]["kayit_no"] == "DLK-2026-000001"
+    # Receipt with the legal answer date goes to the applicant at once.
+    assert outbox(db, instance_id) == [
+        (
+            "ayse@example.com",
+            "Başvurunuz alındı (DLK-2026-000001)",
+            "Başvurunuz DLK-2026-000001 sayı ile kaydedilmiştir. Konu: Sokağımızdaki yol çukurlarla dolu. "
+            "3071 sayılı Kanun uyarınca en geç 09.04.2026 tarihine kadar size bilgi verilecektir.",
+        )
+    ]
+    # Ön inceleme is for Özel Kalem management, not for the clerk who registered it.
+    assert [t["bpmn_id"] for t in open_tasks(db, "idari1")] == []
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+
+    route = only_task(db, "ok.mudur", "Task_route")
+    assert route["candidate_groups"] == ["ozel_kalem_muduru", "ozel_kalem_sef"]
+    assert detail(db, instance_id)["data"]["onerilen_birim"] == "fen_isleri"
+    complete(db, "ok.sef", "Task_route", HAVALE_FEN)
+
+    internal = only_task(db, "fenisleri.mudur", "Task_internal_route")
+    assert internal["candidate_groups"] == ["fen_isleri/yonetici"]
+    assert open_tasks(db, "fenisleri.memur") == []
+    complete(
+        db,
+        "fenisleri.mudur",
+        "Task_internal_route",
+        {"ic_havale_karari": "kabul", "atama_sekli": "kisi", "sorumlu_personel": "fenisleri.memur"},
+    )
+
+    draft = only_task(db, "fenisleri.memur", "Task_draft")
+    assert (draft["assignee"], draft["state"], draft["candidate_groups"]) == (
+        "fenisleri.memur",
+        "claimed",
+        ["fen_isleri"],
+    )
+    answer_through_signature(db)
+
+    # The signed answer is e-mailed; the clerk records the dispatch, and the case file is archived.
+    assert outbox(db, instance_id)[-1] == ("ayse@example.com", "Başvurunuz cevaplandı (DLK-2026-000001)", ANSWER)
+    complete(db, "idari1", "Task_send_reply", {"gonderim_tarihi": "2026-03-10", "gonderim_kanali": "e_posta"})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["open_tasks"] == []
+    data = final["data"]
+    assert data["sonuc"] == "cevaplandi" and data["cevap_sonucu"] == "yapildi"
+    assert data["arsiv"]["sonuc"] == "cevaplandi" and data["arsiv"]["sdp_kodu"] == "642.02"
+    assert data["arsiv"]["kayit_no"] == "DLK-2026-000001"
+    assert [h["tur"] for h in data["havale_gecmisi"]] == ["havale", "ic_havale"]
+    assert data["ebys_sayi"] == "E-12345678-642.02-1001"
+
+
+@pytest.mark.parametrize(
+    ("received", "legal_due"),
+    [
+        # Tuesday: 30 days end on Thursday 2026-04-09, a business day.
+        ("2026-03-10", "2026-04-09T17:30:00+03:00"),
+        # Day 30 is Friday 2026-03-20, Ramazan Bayramı: the deadline moves to Monday 2026-03-23.
+        ("2026-02-18", "2026-03-23T17:30:00+03:00"),
+        # Day 30 is the arife 2026-03-19 (a half day): the deadline ends at 13:00.
+        ("2026-02-17", "2026-03-19T13:00:00+03:00"),
+        # Domain guide §4.3 vector: Sunday 2026-04-12 rolls to Monday 2026-04-13.
+        ("2026-03-13", "2026-04-13T17:30:00+03:00"),
+    ],
+)
+def test_f1_3071_deadline_on_known_dates(flows, received: str, legal_due: str):
+    db = flows
+    with clock.frozen_at(datetime.fromisoformat(received).replace(hour=9, tzinfo=ISTANBUL)):
+        check_deadlines(db, received, legal_due)
+
+
+def check_deadlines(db, received: str, legal_due: str) -> None:
+    instance_id = register_f1(db, alinma_tarihi=received)
+    data = detail(db, instance_id)["data"]
+    calendar = default_calendar()
+    assert data["yasal_son_tarih"] == calendar.legal_deadline("3071", date.fromisoformat(received)).isoformat()
+    assert data["yasal_son_tarih"] == legal_due
+    assert data["ic_son_tarih"] < data["yasal_son_tarih"]
+    # Tasks are due by the case's clocks: ön inceleme one business day on, never after the internal due.
+    prereview = only_task(db, "ok.sef", "Task_prereview")
+    assert due_local(prereview) == min(
+        calendar.deadline(calendar.today(), 1, "business").isoformat(), data["ic_son_tarih"]
+    )
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    complete(db, "ok.sef", "Task_route", HAVALE_FEN)
+    complete(db, "fenisleri.mudur", "Task_internal_route", {"ic_havale_karari": "kabul", "atama_sekli": "birim"})
+    # Without a directorate date the answer is due by the internal deadline (legal due − 7 days).
+    assert due_local(only_task(db, "fenisleri.memur", "Task_draft")) == data["ic_son_tarih"]
+
+
+def test_f1_directorate_answer_date_from_havale_sets_the_draft_due(flows):
+    db = flows
+    register_f1(db)
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    for bad, field in [
+        ({"bilgi_birimleri": ["fen_isleri", "zabita"]}, "bilgi_birimleri"),
+        ({"birim_cevap_tarihi": "2026-03-09"}, "birim_cevap_tarihi"),  # in the past
+        ({"birim_cevap_tarihi": "2026-04-09"}, "birim_cevap_tarihi"),  # not before the legal due
+    ]:
+        with pytest.raises(InvalidInput) as err:
+            complete(db, "ok.sef", "Task_route", {**HAVALE_FEN, **bad})
+        assert field in err.value.field_errors
+    complete(
+        db, "ok.sef", "Task_route", {**HAVALE_FEN, "birim_cevap_tarihi": "2026-03-27", "bilgi_birimleri": ["zabita"]}
+    )
+    complete(db, "fenisleri.mudur", "Task_internal_route", {"ic_havale_karari": "kabul", "atama_sekli": "birim"})
+    assert due_local(only_task(db, "fenisleri.memur", "Task_draft")) == "2026-03-27T17:30:00+03:00"
+    # A directorate only informed (bilgi) gets no task.
+    assert open_tasks(db, "zabita.mudur") == []
+
+
+@pytest.mark.parametrize(
+    ("topic", "suggested"),
+    [("yol", "fen_isleri"), ("gurultu", "zabita"), ("temizlik", "temizlik_isleri"), ("diger", None)],
+)
+def test_topic_table_suggests_the_directorate_for_the_havale(flows, topic: str, suggested: str | None):
+    db = flows
+    instance_id = register_f1(db, konu_kategorisi=topic)
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    assert only_task(db, "ok.sef", "Task_route")["form_key"] == "basvuru_havale"
+    assert detail(db, instance_id)["data"]["onerilen_birim"] == suggested
+
+
+# ---------------------------------------------------------------- F1 ön inceleme branches
+
+
+@pytest.mark.parametrize(
+    ("decision", "sonuc", "text"),
+    [
+        (
+            {"on_inceleme_karari": "incelenemez", "incelenemez_gerekcesi": "konu_belirsiz"},
+            "incelenemez",
+            "Başvurunuz 3071 sayılı Kanunun 6. maddesi uyarınca incelenememiştir: "
+            "dilekçede belirli bir konu bulunmamaktadır.",
+        ),
+        (
+            {"on_inceleme_karari": "mukerrer", "mukerrer_kayit_no": "DLK-2026-000042"},
+            "birlestirildi",
+            "Başvurunuz, aynı konudaki DLK-2026-000042 sayılı başvurunuzla birleştirilmiştir; "
+            "cevap o başvuru üzerinden verilecektir.",
+        ),
+        (
+            {"on_inceleme_karari": "bilgi_edinme"},
+            "bilgi_edinmeye_aktarildi",
+            "Başvurunuz, 4982 sayılı Bilgi Edinme Hakkı Kanunu kapsamında değerlendirilmek üzere "
+            "Bilgi Edinme Birimine aktarılmıştır.",
+        ),
+    ],
+)
+def test_f1_prereview_branches_that_close_at_once(flows, decision, sonuc, text):
+    db = flows
+    instance_id = register_f1(db)
+    complete(db, "ok.sef", "Task_prereview", decision)
+    final = detail(db, instance_id)
+    assert final["status"] == "completed"
+    assert final["data"]["sonuc"] == sonuc and final["data"]["arsiv"]["sonuc"] == sonuc
+    assert outbox(db, instance_id)[-1] == ("ayse@example.com", "Başvurunuz hakkında (DLK-2026-000001)", text)
+
+
+def test_f1_unsigned_written_petition_can_only_be_closed_as_not_examinable(flows):
+    db = flows
+    instance_id = register_f1(db, imza_var=False, basvuran_eposta=None, cevap_kanali="posta")
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    assert "on_inceleme_karari" in err.value.field_errors
+    with pytest.raises(InvalidInput) as missing_reason:
+        complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "incelenemez"})
+    assert "incelenemez_gerekcesi" in missing_reason.value.field_errors
+    complete(
+        db,
+        "ok.sef",
+        "Task_prereview",
+        {"on_inceleme_karari": "incelenemez", "incelenemez_gerekcesi": "ad_imza_adres_eksik"},
+    )
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "incelenemez"
+    # No e-mail address: nothing is sent, not even the receipt.
+    assert outbox(db, instance_id) == []
+
+
+def test_f1_other_institution_gets_a_forwarding_letter_and_the_applicant_is_told(flows):
+    db = flows
+    instance_id = register_f1(db)
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "baska_kurum"})
+    assert "yetkili_kurum" in err.value.field_errors
+    complete(
+        db,
+        "ok.sef",
+        "Task_prereview",
+        {"on_inceleme_karari": "baska_kurum", "yetkili_kurum": "İzmir Büyükşehir Belediyesi"},
+    )
+    letter = only_task(db, "idari2", "Task_forward_letter")
+    # Internal SLA: two business days (Tuesday → Thursday).
+    assert due_local(letter) == "2026-03-12T17:30:00+03:00"
+    assert open_tasks(db, "fenisleri.mudur") == []
+    complete(
+        db,
+        "idari2",
+        "Task_forward_letter",
+        {
+            "yonlendirme_ebys_sayi": "E-12345678-642.02-1002",
+            "yonlendirme_tarihi": "2026-03-10",
+            "yonlendirme_imzalayan": "Mehmet Kaya, Başkan Yardımcısı",
+            "yonlendirme_kanali": "e_yazisma",
+            "basvuru_sahibi_bilgilendirme": "e_posta",
+        },
+    )
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "baska_kuruma_gonderildi"
+    assert outbox(db, instance_id)[-1] == (
+        "ayse@example.com",
+        "Başvurunuz hakkında (DLK-2026-000001)",
+        "Başvurunuz konusu itibarıyla İzmir Büyükşehir Belediyesi görev alanında olduğundan 3071 sayılı Kanunun "
+        "5. maddesi uyarınca 2026-03-10 tarih ve E-12345678-642.02-1002 sayılı yazı ile bu kuruma gönderilmiştir.",
+    )
+
+
+def test_f1_ozel_kalem_answers_itself_without_directorate_initials_or_review(flows):
+    db = flows
+    instance_id = register_f1(db, konu_kategorisi="diger")
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "ozel_kalem_cevaplar"})
+    draft = only_task(db, "hi1", "Task_draft")
+    assert draft["candidate_groups"] == ["halkla_iliskiler", "idari_isler", "ozel_kalem_sef"]
+    assert open_tasks(db, "fenisleri.memur") == []
+    complete(db, "hi1", "Task_draft", FINAL)
+    # Step 2e: straight to the signature (no Müdür paraf, no Özel Kalem kontrol).
+    assert open_bpmn_ids(db, instance_id) == ["Task_sign"]
+    complete(db, "baskan", "Task_sign", SIGNED)
+    complete(db, "idari1", "Task_send_reply", {"gonderim_tarihi": "2026-03-10", "gonderim_kanali": "e_posta"})
+    data = detail(db, instance_id)["data"]
+    assert data["sonuc"] == "cevaplandi" and data["havale_gecmisi"] == []
+
+
+# ---------------------------------------------------------------- shared processing: returns and loops
+
+
+def test_wrong_havale_is_returned_with_its_reason_then_rerouted(flows):
+    db = flows
+    instance_id = register_f1(db)
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    complete(db, "ok.sef", "Task_route", {**HAVALE_FEN, "hedef_birim": "zabita"})
+    assert open_tasks(db, "fenisleri.mudur") == []
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "zabita.mudur", "Task_internal_route", {"ic_havale_karari": "iade"})
+    assert "iade_gerekcesi" in err.value.field_errors
+    complete(
+        db,
+        "zabita.mudur",
+        "Task_internal_route",
+        {"ic_havale_karari": "iade", "iade_gerekcesi": "Yol onarımı Fen İşlerinin görevidir."},
+    )
+
+    again = only_task(db, "ok.sef", "Task_route")
+    assert again["priority"] == 80
+    data = detail(db, instance_id, "ok.sef")["data"]
+    assert data["havale_iade_gerekcesi"] == "Yol onarımı Fen İşlerinin görevidir."
+    assert data["iade_eden_birim"] == "zabita" and data["havale_iade_sayisi"] == 1
+    assert open_tasks(db, "zabita.mudur") == [] and open_tasks(db, "zabita.memur") == []
+
+    complete(db, "ok.sef", "Task_route", HAVALE_FEN)
+    complete(db, "fenisleri.mudur", "Task_internal_route", {"ic_havale_karari": "kabul", "atama_sekli": "birim"})
+    # No person picked: the whole directorate sees the draft task.
+    draft = only_task(db, "fenisleri.memur", "Task_draft")
+    assert draft["assignee"] is None and draft["candidate_groups"] == ["fen_isleri"]
+    assert open_tasks(db, "zabita.memur") == []
+    history = detail(db, instance_id)["data"]["havale_gecmisi"]
+    assert [(h["tur"], h["birim"]) for h in history] == [
+        ("havale", "zabita"),
+        ("iade", "zabita"),
+        ("havale", "fen_isleri"),
+        ("ic_havale", "fen_isleri"),
+    ]
+
+
+def test_ozel_kalem_review_sends_the_draft_back_for_revision(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_to_fen(db)
+    complete(db, "fenisleri.memur", "Task_draft", FINAL)
+    complete(db, "fenisleri.mudur", "Task_initials", {"paraf_karari": "parafla"})
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "ok.sef", "Task_ok_review", {"kontrol_karari": "uygun", "kisisel_veri_kontrolu": False})
+    assert "kisisel_veri_kontrolu" in err.value.field_errors
+    complete(db, "ok.sef", "Task_ok_review", {"kontrol_karari": "revizyon", "kontrol_notu": "Onarım tarihini ekleyin."})
+
+    # Back to the same preparer, with the note in the case data.
+    redo = only_task(db, "fenisleri.memur", "Task_draft")
+    assert redo["assignee"] == "fenisleri.memur"
+    data = detail(db, instance_id, "fenisleri.memur")["data"]
+    assert data["kontrol_notu"] == "Onarım tarihini ekleyin." and data["revizyon_sayisi"] == 1
+    answer_through_signature(db, {**FINAL, "cevap_metni": ANSWER + " Onarım 12.03.2026'da bitti."})
+    complete(db, "idari1", "Task_send_reply", {"gonderim_tarihi": "2026-03-10", "gonderim_kanali": "e_posta"})
+    assert detail(db, instance_id)["status"] == "completed"
+
+
+def test_directorate_manager_sends_the_draft_back_before_initialling(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_to_fen(db)
+    complete(db, "fenisleri.memur", "Task_draft", FINAL)
+    complete(db, "fenisleri.mudur", "Task_initials", {"paraf_karari": "geri_gonder", "paraf_notu": "Eksik bilgi var."})
+    assert open_bpmn_ids(db, instance_id) == ["Task_draft"]
+    answer_through_signature(db)
+    assert open_bpmn_ids(db, instance_id) == ["Task_send_reply"]
+
+
+def test_answer_text_must_not_carry_a_tckn(flows):
+    db = flows
+    register_f1(db)
+    havale_to_fen(db)
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "fenisleri.memur", "Task_draft", {**FINAL, "cevap_metni": ANSWER + " Komşunuz 10000000146 da..."})
+    assert "cevap_metni" in err.value.field_errors
+
+
+def test_interim_answer_keeps_the_case_open_until_the_promised_date(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_to_fen(db)
+    promised = date(2026, 3, 30)
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "fenisleri.memur", "Task_draft", {"ara_cevap": True, "cevap_metni": ANSWER})
+    assert "beklenen_sonuc_tarihi" in err.value.field_errors
+    interim = "Yol onarımı ihale programına alınmıştır; çalışmalar planlanan tarihte tamamlanacaktır."
+    answer_through_signature(
+        db, {"ara_cevap": True, "beklenen_sonuc_tarihi": promised.isoformat(), "cevap_metni": interim}
+    )
+
+    # The interim answer is e-mailed and its dispatch recorded; then the case waits for the promised date.
+    assert outbox(db, instance_id)[-1][0:2] == ("ayse@example.com", "Başvurunuz hakkında ara bilgi (DLK-2026-000001)")
+    assert outbox(db, instance_id)[-1][2].startswith(interim)
+    complete(
+        db, "idari2", "Task_send_interim", {"ara_cevap_gonderim_tarihi": "2026-03-10", "ara_cevap_kanali": "e_posta"}
+    )
+    waiting = detail(db, instance_id)
+    assert waiting["status"] == "running" and waiting["open_tasks"] == []
+    assert waiting["data"]["durum"] == "ara_cevap_verildi"
+    fire_at = datetime.combine(promised, datetime.min.time(), ISTANBUL).replace(hour=9)
+    assert [(w["type"], w["bpmn_id"], datetime.fromisoformat(w["fire_at"])) for w in waiting["waiting"]] == [
+        ("timer", "Timer_promised", fire_at)
+    ]
+    assert timers.fire_due(db, fire_at - timedelta(minutes=1)).fired_instances == []
+    # One minute after: SpiffWorkflow fires a timeDate only once it is strictly in the past.
+    later = fire_at + timedelta(minutes=1)
+    assert timers.fire_due(db, later).fired_instances == [instance_id]
+
+    # The draft task re-opens for the same preparer, for the final answer.
+    with clock.frozen_at(later):
+        redo = only_task(db, "fenisleri.memur", "Task_draft")
+        assert redo["assignee"] == "fenisleri.memur"
+        # Internal SLA for the final answer: five business days after the promised date.
+        assert due_local(redo) == "2026-04-06T17:30:00+03:00"
+        assert detail(db, instance_id)["data"]["durum"] == "nihai_cevap_bekleniyor"
+        answer_through_signature(db)
+        assert outbox(db, instance_id)[-1] == ("ayse@example.com", "Başvurunuz cevaplandı (DLK-2026-000001)", ANSWER)
+        complete(db, "idari1", "Task_send_reply", {"gonderim_tarihi": "2026-03-10", "gonderim_kanali": "e_posta"})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "cevaplandi"
+    assert [a["metin"] for a in final["data"]["ara_cevap_gecmisi"]] == [interim]
+
+
+def test_signer_returns_the_letter_for_correction(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_to_fen(db)
+    complete(db, "fenisleri.memur", "Task_draft", FINAL)
+    complete(db, "fenisleri.mudur", "Task_initials", {"paraf_karari": "parafla"})
+    complete(db, "ok.sef", "Task_ok_review", {"kontrol_karari": "uygun", "kisisel_veri_kontrolu": True})
+    # Only the Mayor and the deputy mayors sign citizen replies (Konak m.14b).
+    assert open_tasks(db, "ok.mudur") == [] and open_tasks(db, "fenisleri.mudur") == []
+    complete(db, "by.demir", "Task_sign", {"imza_karari": "iade", "imza_iade_notu": "Dil daha açık olmalı."})
+    assert open_bpmn_ids(db, instance_id) == ["Task_draft"]
+    assert detail(db, instance_id)["data"]["imza_iade_notu"] == "Dil daha açık olmalı."
+
+
+# ---------------------------------------------------------------- permissions and personal data
+
+
+def test_other_directorates_never_see_or_take_a_fen_isleri_case(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_to_fen(db)
+    draft = only_task(db, "fenisleri.memur", "Task_draft")
+    for outsider in ("zabita.memur", "zabita.mudur", "temizlikisleri.memur"):
+        assert open_tasks(db, outsider) == []
+        with pytest.raises(NotFound):
+            act(db, outsider, lambda s, a: tasks.claim(s, a, draft["id"]))
+        with pytest.raises(NotFound):
+            act(db, outsider, lambda s, a: tasks.show(s, a, draft["id"]))
+        with pytest.raises(NotFound):
+            detail(db, instance_id, outsider)
+    # The directorate itself sees the case with the applicant (it works on it).
+    assert detail(db, instance_id, "fenisleri.memur")["data"]["basvuran_ad_soyad"] == NAME
+    complete(db, "fenisleri.memur", "Task_draft", FINAL)
+    initials = only_task(db, "fenisleri.mudur", "Task_initials")
+    with pytest.raises(NotFound):
+        act(db, "zabita.mudur", lambda s, a: tasks.claim(s, a, initials["id"]))
+
+
+def test_intake_clerk_cannot_route_or_sign(flows):
+    db = flows
+    register_f1(db)
+    prereview = only_task(db, "ok.sef", "Task_prereview")
+    with pytest.raises(NotFound):
+        act(db, "idari1", lambda s, a: tasks.claim(s, a, prereview["id"]))
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    assert open_tasks(db, "idari1") == [] and open_tasks(db, "hi1") == []
+
+
+# ---------------------------------------------------------------- F2 CİMER
+
+
+def cimer_register(**changes: Any) -> dict[str, Any]:
+    return {
+        "cimer_no": "2026000123",
+        "cimer_sevk_tarihi": "2026-03-09",
+        "basvuru_turu": "sikayet",
+        "kimlik_gizli": False,
+        **{k: v for k, v in APPLICANT.items() if k != "kisi_turu"},
+        **CONTENT,
+        **changes,
+    }
+
+
+def start_cimer(db, number: str = "2026000123", **data: Any) -> int:
+    return start(db, "f2_cimer", "hi1", business_key=f"CIMER-{number}", data={"cimer_no": number, **data})
+
+
+def test_f2_cimer_happy_path_is_marked_answered_in_cimer(flows):
+    db = flows
+    instance_id = start_cimer(db)
+    complete(db, "hi1", "Task_register", cimer_register())
+    data = detail(db, instance_id)["data"]
+    assert data["kayit_no"] == "CMR-2026-000001"
+    # The CİMER sevk date starts the 3071 clock (Monday 2026-03-09 → Wednesday 2026-04-08).
+    assert data["yasal_son_tarih"] == default_calendar().legal_deadline("3071", date(2026, 3, 9)).isoformat()
+    assert data["yasal_son_tarih"] == "2026-04-08T17:30:00+03:00"
+    havale_to_fen(db)
+    answer_through_signature(db)
+    # CİMER answers through CİMER: no e-mail from Kalem.
+    assert outbox(db, instance_id) == []
+    mark = only_task(db, "hi2", "Task_mark_answered")
+    assert mark["candidate_groups"] == ["halkla_iliskiler"] and mark["business_key"] == "CIMER-2026000123"
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "hi2", "Task_mark_answered", {"cimer_cevap_tarihi": "2026-03-08", "cimer_kapandi": False})
+    assert {"cimer_cevap_tarihi", "cimer_kapandi"} <= set(err.value.field_errors)
+    complete(db, "hi2", "Task_mark_answered", {"cimer_cevap_tarihi": "2026-03-10", "cimer_kapandi": True})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed"
+    assert final["data"]["sonuc"] == "cevaplandi" and str(final["data"]["cimer_cevap_tarihi"]) == "2026-03-10"
+
+
+def test_f2_not_processed_under_cimer_regulation_m5(flows):
+    db = flows
+    instance_id = start_cimer(db)
+    complete(db, "hi1", "Task_register", cimer_register())
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "islem_alinmaz"})
+    assert "islem_alinmaz_gerekcesi" in err.value.field_errors
+    complete(
+        db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "islem_alinmaz", "islem_alinmaz_gerekcesi": "ozel_hukuk"}
+    )
+    assert open_tasks(db, "fenisleri.mudur") == []
+    complete(
+        db,
+        "hi1",
+        "Task_mark_other",
+        {
+            "cimer_islem_tarihi": "2026-03-10",
+            "cimer_cevap_metni": "Başvurunuz kişiler arası özel hukuk uyuşmazlığı olduğundan işleme alınmamıştır.",
+        },
+    )
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "islem_yapilmadi"
+    assert final["data"]["arsiv"]["sonuc"] == "islem_yapilmadi"
+
+
+def test_f2_duplicate_cimer_number_is_refused(flows):
+    db = flows
+    first = start_cimer(db)
+    with pytest.raises(Conflict) as err:
+        start_cimer(db)
+    assert err.value.code == "duplicate_business_key"
+    # A different number is a different case; its form must carry the number it was started with.
+    second = start_cimer(db, "2026000124")
+    with pytest.raises(InvalidInput) as mismatch:
+        complete(db, "hi1", "Task_register", cimer_register(cimer_no="2026000123"), instance_id=second)
+    assert "cimer_no" in mismatch.value.field_errors
+    with pytest.raises(InvalidInput) as bad_format:
+        complete(db, "hi1", "Task_register", cimer_register(cimer_no="CMR-12"), instance_id=second)
+    assert "cimer_no" in bad_format.value.field_errors
+    complete(db, "hi1", "Task_register", cimer_register(cimer_no="2026000124"), instance_id=second)
+    assert detail(db, second)["data"]["kayit_no"] == "CMR-2026-000001"
+    # Still refused after the first case has ended.
+    complete(db, "hi1", "Task_register", cimer_register(), instance_id=first)
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "bilgi_edinme"}, instance_id=first)
+    assert detail(db, first)["status"] == "completed"
+    with pytest.raises(Conflict):
+        start_cimer(db)
+
+
+def test_f2_information_request_runs_on_the_4982_clock_and_goes_to_f4(flows):
+    db = flows
+    instance_id = start_cimer(db)
+    complete(db, "hi1", "Task_register", cimer_register(basvuru_turu="bilgi_edinme"))
+    data = detail(db, instance_id)["data"]
+    assert data["yasal_son_tarih"] == default_calendar().legal_deadline("4982", date(2026, 3, 9)).isoformat()
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    assert "on_inceleme_karari" in err.value.field_errors
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "bilgi_edinme"})
+    assert detail(db, instance_id)["data"]["sonuc"] == "bilgi_edinmeye_aktarildi"
+
+
+def test_f2_hidden_identity_is_not_stored_from_the_form(flows):
+    db = flows
+    instance_id = start_cimer(db)
+    complete(db, "hi1", "Task_register", cimer_register(kimlik_gizli=True))
+    data = detail(db, instance_id, "hi1")["data"]
+    assert data["kimlik_gizli"] is True
+    assert [data[k] for k in ("basvuran_ad_soyad", "basvuran_tckn", "basvuran_eposta")] == [None, None, None]
+
+
+def test_f2_hidden_identity_is_masked_for_the_directorate(flows):
+    """Identity data that reached the case anyway (e.g. an import) stays hidden outside CİMER holders."""
+    db = flows
+    instance_id = start_cimer(db, kimlik_gizli=True, basvuran_ad_soyad=NAME, basvuran_tckn="10000000146")
+    complete(db, "hi1", "Task_register", cimer_register(kimlik_gizli=True))
+    havale_to_fen(db)
+    draft = only_task(db, "fenisleri.memur", "Task_draft")
+    as_clerk = detail(db, instance_id, "fenisleri.memur")
+    assert NAME not in str(as_clerk) and "10000000146" not in str(as_clerk)
+    assert NAME not in str(draft)
+    task_view = act(db, "fenisleri.memur", lambda s, a: tasks.as_dict(tasks.show(s, a, draft["id"])))
+    assert NAME not in str(task_view)
+    # Registering with kimlik gizli clears what the import brought (§9: do not store what CİMER hides).
+    assert detail(db, instance_id, "hi1")["data"]["basvuran_ad_soyad"] is None
+
+
+# ---------------------------------------------------------------- F3 HİM
+
+
+def test_f3_him_happy_path_is_closed_in_him(flows):
+    db = flows
+    instance_id = start(db, "f3_him", "hi2", business_key="HIM-153-2026-77", data={"him_no": "153-2026-77"})
+    complete(
+        db,
+        "hi2",
+        "Task_register",
+        {
+            "him_no": "153-2026-77",
+            "him_sevk_tarihi": "2026-03-10",
+            "basvuru_turu": "istek",
+            **{k: v for k, v in APPLICANT.items() if k != "kisi_turu"},
+            **CONTENT,
+            "konu_kategorisi": "park",
+        },
+    )
+    data = detail(db, instance_id)["data"]
+    assert data["kayit_no"] == "HIM-2026-000001" and data["kanal"] == "him"
+    assert data["yasal_son_tarih"] == "2026-04-09T17:30:00+03:00"
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    assert detail(db, instance_id)["data"]["onerilen_birim"] == "park_bahceler"
+    complete(db, "ok.mudur", "Task_route", {**HAVALE_FEN, "hedef_birim": "park_bahceler"})
+    assert open_tasks(db, "fenisleri.mudur") == []
+    complete(db, "parkbahceler.mudur", "Task_internal_route", {"ic_havale_karari": "kabul", "atama_sekli": "birim"})
+    complete(db, "parkbahceler.memur", "Task_draft", FINAL)
+    complete(db, "parkbahceler.mudur", "Task_initials", {"paraf_karari": "parafla"})
+    complete(db, "ok.mudur", "Task_ok_review", {"kontrol_karari": "uygun", "kisisel_veri_kontrolu": True})
+    complete(db, "baskan", "Task_sign", SIGNED)
+    assert outbox(db, instance_id) == []
+    complete(db, "hi1", "Task_mark_answered", {"him_cevap_tarihi": "2026-03-10", "him_kapandi": True})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "cevaplandi"
+    with pytest.raises(Conflict):
+        start(db, "f3_him", "hi2", business_key="HIM-153-2026-77", data={"him_no": "153-2026-77"})
+
+
+def test_f3_forwarded_to_another_institution_is_recorded_in_him(flows):
+    db = flows
+    instance_id = start(db, "f3_him", "hi2", business_key="HIM-88", data={"him_no": "88-A"})
+    with pytest.raises(InvalidInput):
+        complete(
+            db,
+            "hi2",
+            "Task_register",
+            {"him_no": "88-B", "him_sevk_tarihi": "2026-03-10", "basvuru_turu": "istek", **CONTENT},
+        )
+    complete(
+        db,
+        "hi2",
+        "Task_register",
+        {"him_no": "88-A", "him_sevk_tarihi": "2026-03-10", "basvuru_turu": "istek", **CONTENT},
+    )
+    complete(
+        db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "baska_kurum", "yetkili_kurum": "İZSU Genel Müdürlüğü"}
+    )
+    complete(
+        db, "hi1", "Task_mark_other", {"him_islem_tarihi": "2026-03-10", "him_cevap_metni": "İZSU'ya yönlendirildi."}
+    )
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "baska_kuruma_gonderildi"

@@ -1,0 +1,260 @@
+"""The deadline policy on a real database: a 4982 application left untouched produces, at the
+right business-day instants, the reminders, the manager notifications, the extension task and the
+overdue flag — each exactly once — by time travel (the job is called directly, nothing sleeps)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from factories import act, read
+from sqlalchemy import func, select
+
+from engine import audit, clock, deadlines, instances, outbox, people, tasks
+from engine.errors import InvalidInput, NotAllowed
+from engine.models import AuditEvent, HumanTask, Notification, TaskState
+from engine.models.scheduling import DeadlineStep, DeadlineWatch
+from scheduler.support import deploy_here, ist
+
+RECEIVED = "2026-05-15 10:00"  # Fri; 4982 legal due: Thu 2026-06-11 17:30 (domain guide §4.3)
+
+
+def start_4982(db, *, at: str = RECEIVED, key: str = "BE-2026-1") -> int:
+    with clock.frozen_at(ist(at)):
+        return act(
+            db,
+            "hi1",
+            lambda s, a: (
+                instances.start(
+                    s, a, "bilgi_edinme_sure", business_key=key, data={"kanun": "4982", "basvuru_tarihi": "2026-05-15"}
+                ).id
+            ),
+        )
+
+
+def steps(db) -> set[tuple[str, str, str]]:
+    """(scope, bpmn id of the task or '-', step) of every applied step."""
+
+    def q(s):
+        rows = s.execute(
+            select(DeadlineStep.key, DeadlineStep.step, DeadlineStep.outcome, HumanTask.bpmn_id).outerjoin(
+                HumanTask, HumanTask.id == DeadlineStep.task_id
+            )
+        ).all()
+        return {(r.key[0], r.bpmn_id or "-", r.step, r.outcome) for r in rows}
+
+    return read(db, q)
+
+
+def mails(db, subject_part: str) -> set[str]:
+    return set(
+        read(
+            db,
+            lambda s: s.scalars(
+                select(Notification.recipient).where(
+                    Notification.channel == "email", Notification.subject.contains(subject_part)
+                )
+            ).all(),
+        )
+    )
+
+
+def run_at(db, text: str) -> deadlines.DeadlineReport:
+    report = deadlines.run(db, ist(text))
+    assert report.failed == {}
+    return report
+
+
+def set_policy(db, **settings):
+    act(db, "admin", lambda s, a: deadlines.set_policy(s, a, "bilgi_edinme_sure", settings))
+
+
+@pytest.fixture
+def case_4982(db):
+    deploy_here(db, "bilgi_edinme_sure.bpmn")
+    set_policy(db, intake_tasks=["Task_havale"])
+    return start_4982(db)
+
+
+def test_untouched_4982_application_climbs_the_ladder_at_business_day_instants(db, case_4982):
+    # (instant, steps applied then, a subject that must be mailed then, its recipients)
+    ladder = [
+        ("2026-05-18 10:00", {("t", "Task_havale", "hatirlatma")}, "Hatırlatma: 'Başvuruyu havale et' işi bekliyor"),
+        # 19 May is a holiday: the second business day after receipt is Wed 20 May.
+        ("2026-05-20 10:00", {("t", "Task_havale", "hatirlatma_yonetici")}, "Gecikme: 'Başvuruyu havale et'"),
+        # Half of the 138 working hours to Thu 11 June 17:30 (Kurban Bayramı and its eve counted out).
+        ("2026-06-02 11:30", {("t", "Task_havale", "yuzde_50")}, "süresinin yarısı doldu"),
+        ("2026-06-08 10:00", {("t", "Task_havale", "yuzde_75")}, "süresinin %75'i doldu"),
+        # Legal due − 2 business days: Tue 9 June after hours, i.e. Wed 10 June at the start of work.
+        (
+            "2026-06-10 08:30",
+            {("t", "Task_havale", "son_2_gun"), ("c", "-", "son_2_gun")},
+            "Yasal süre dolmak üzere: BE-2026-1",
+        ),
+        ("2026-06-11 17:30", {("t", "Task_havale", "gecikti"), ("c", "-", "gecikti")}, "Yasal süre aşıldı: BE-2026-1"),
+    ]
+    assert run_at(db, RECEIVED).applied == []
+    seen: set[tuple[str, str, str]] = set()
+    for instant, expected, subject in ladder:
+        run_at(db, (ist(instant) - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M"))
+        before = {s[:3] for s in steps(db) if s[3] == "applied"}
+        assert before - seen <= {("t", "Task_uzatma", s) for s in deadlines.LEVELS}, f"early step before {instant}"
+        assert not mails(db, subject), f"'{subject}' mailed before {instant}"
+        run_at(db, instant)
+        now = {s[:3] for s in steps(db) if s[3] == "applied"}
+        assert expected <= now, (instant, now - seen)
+        assert mails(db, subject), f"'{subject}' not mailed at {instant}"
+        seen = now
+
+    # Reminders went to the intake group, then also to the Şef and the Müdür.
+    assert mails(db, "Hatırlatma: 'Başvuruyu havale et'") == {
+        "hi1@kalem.local",
+        "hi2@kalem.local",
+        "ok.mudur@kalem.local",
+    }
+    assert {"ok.sef@kalem.local", "ok.sef2@kalem.local"} <= mails(db, "Gecikme: 'Başvuruyu havale et'")
+    # 75 %: the managers of the task's group and the Özel Kalem Şef, not the clerks.
+    assert mails(db, "%75'i doldu") == {"ok.mudur@kalem.local", "ok.sef@kalem.local", "ok.sef2@kalem.local"}
+    # The extension task was opened in Özel Kalem by the BPMN message, at the red step.
+    uzatma = read(db, lambda s: s.scalars(select(HumanTask).where(HumanTask.bpmn_id == "Task_uzatma")).all())
+    assert len(uzatma) == 1 and uzatma[0].created_at == ist("2026-06-10 08:30")
+    assert uzatma[0].candidate_groups == ["ozel_kalem_muduru"]
+    # Overdue: flagged, never closed; the Başkan Yardımcısı group and the ÖK Müdürü are told.
+    havale = read(db, lambda s: s.scalars(select(HumanTask).where(HumanTask.bpmn_id == "Task_havale")).one())
+    assert havale.state == TaskState.OPEN and havale.escalation_level == deadlines.LEVELS["gecikti"]
+    assert {"by.kaya@kalem.local", "by.demir@kalem.local", "ok.mudur@kalem.local"} <= mails(db, "Yasal süre aşıldı")
+    report = read(db, lambda s: deadlines.overdue_cases(s))
+    assert [r["business_key"] for r in report] == ["BE-2026-1"]
+    # Visible on the task, in the audit trail, and the chain holds.
+    shown = read(db, lambda s: deadlines.escalations(s, havale))
+    assert [(e["scope"], e["step"]) for e in shown][-2:] in (
+        [("task", "gecikti"), ("case", "gecikti")],
+        [("case", "gecikti"), ("task", "gecikti")],
+    )
+    actions = read(db, lambda s: s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("deadline.%"))).all())
+    assert {"deadline.hatirlatma", "deadline.yuzde_75", "deadline.gecikti", "deadline.case_son_2_gun"} <= set(actions)
+    assert read(db, audit.verify).ok
+
+
+def test_each_step_is_applied_exactly_once(db, case_4982):
+    for instant in ("2026-05-18 10:00", "2026-06-10 08:30", "2026-06-12 09:00"):
+        run_at(db, instant)
+    rows, mail_count = (
+        read(db, lambda s: s.scalar(select(func.count(DeadlineStep.id)))),
+        read(db, lambda s: s.scalar(select(func.count(Notification.id)))),
+    )
+    for instant in ("2026-05-18 10:00", "2026-06-10 08:30", "2026-06-12 09:00", "2026-07-01 09:00"):
+        assert run_at(db, instant).applied == []
+    assert read(db, lambda s: s.scalar(select(func.count(DeadlineStep.id)))) == rows
+    assert read(db, lambda s: s.scalar(select(func.count(Notification.id)))) == mail_count
+    # Nothing is left to watch once every step is done: the table does not grow with old cases.
+    assert read(db, lambda s: s.scalar(select(func.count(DeadlineWatch.id)))) == 0
+
+
+def test_steps_missed_while_the_scheduler_was_down_are_superseded_not_mailed(db, case_4982):
+    run_at(db, "2026-06-09 09:00")  # first run after three weeks
+    got = steps(db)
+    assert ("t", "Task_havale", "hatirlatma", "superseded") in got
+    assert ("t", "Task_havale", "hatirlatma_yonetici", "applied") in got
+    assert ("t", "Task_havale", "yuzde_50", "superseded") in got
+    assert ("t", "Task_havale", "yuzde_75", "applied") in got
+    assert not mails(db, "yarısı doldu") and not mails(db, "Hatırlatma:")
+    assert mails(db, "%75'i doldu")
+
+
+def test_a_completed_task_is_no_longer_chased(db, case_4982):
+    run_at(db, "2026-05-18 10:00")
+    task_id = read(db, lambda s: s.scalar(select(HumanTask.id).where(HumanTask.bpmn_id == "Task_havale")))
+    with clock.frozen_at(ist("2026-05-18 11:00")):
+        act(db, "hi1", lambda s, a: tasks.complete(s, a, task_id, {}))
+    run_at(db, "2026-05-25 10:00")
+    assert ("t", "Task_havale", "hatirlatma_yonetici") not in {s[:3] for s in steps(db)}
+    assert read(db, lambda s: s.scalar(select(DeadlineWatch.id).where(DeadlineWatch.key == f"t:{task_id}"))) is None
+
+
+def test_a_terminated_case_stops_its_ladder(db, case_4982):
+    run_at(db, "2026-05-18 10:00")
+    with clock.frozen_at(ist("2026-05-18 12:00")):
+        act(db, "ok.mudur", lambda s, a: instances.terminate(s, a, case_4982))
+    run_at(db, "2026-06-12 09:00")
+    assert {s[2] for s in steps(db)} == {"hatirlatma"}
+    assert read(db, lambda s: deadlines.overdue_cases(s)) == []
+
+
+def test_bpmn_escalation_wins_over_the_policy(db):
+    deploy_here(db, "sure_paralel.bpmn")
+    with clock.frozen_at(ist("2026-06-01 09:00")):
+        act(db, "idari1", lambda s, a: instances.start(s, a, "sure_paralel", data={"son_tarih": "2026-06-05"}))
+    run_at(db, "2026-06-08 09:00")
+    got = steps(db)
+    assert ("t", "Task_sla", "gecikti", "applied") in got
+    assert not [s for s in got if s[1] == "Task_bpmn"]  # its own boundary timer escalates it
+    # Its colour still follows the same rule as every task's.
+    task = read(db, lambda s: s.scalars(select(HumanTask).where(HumanTask.bpmn_id == "Task_bpmn")).one())
+    assert deadlines.deadline_status(task, ist("2026-06-08 09:00")) == deadlines.DeadlineStatus.OVERDUE
+
+
+def test_policy_is_configurable_per_process_and_guarded(db):
+    deploy_here(db, "sure_paralel.bpmn", "bilgi_edinme_sure.bpmn")
+    with pytest.raises(NotAllowed):
+        act(db, "idari1", lambda s, a: deadlines.set_policy(s, a, "sure_paralel", {"enabled": False}))
+    with pytest.raises(InvalidInput):
+        act(db, "admin", lambda s, a: deadlines.set_policy(s, a, "sure_paralel", {"escalate": 0.4}))
+    with pytest.raises(InvalidInput):
+        act(db, "admin", lambda s, a: deadlines.set_policy(s, a, "sure_paralel", {"yuzde": 0.4}))
+    act(db, "tasarimci1", lambda s, a: deadlines.set_policy(s, a, "sure_paralel", {"enabled": False}))
+    act(db, "admin", lambda s, a: deadlines.set_policy(s, a, "bilgi_edinme_sure", {"approaching": 0.25}))
+    with clock.frozen_at(ist("2026-06-01 09:00")):
+        act(db, "idari1", lambda s, a: instances.start(s, a, "sure_paralel", data={"son_tarih": "2026-06-05"}))
+    start_4982(db)
+    run_at(db, "2026-05-25 09:00")
+    got = steps(db)
+    assert not [s for s in got if s[1] in ("Task_sla", "Task_bpmn")]
+    # 25 % of the 4982 window has passed by Mon 25 May (52.5 of 138 working hours): yellow already.
+    assert ("t", "Task_havale", "yuzde_50", "applied") in got
+    assert read(db, lambda s: deadlines.policy_for(s, "bilgi_edinme_sure")).approaching == 0.25
+
+
+def test_preferences_turn_a_channel_off(db, case_4982):
+    act(db, "hi1", lambda s, a: outbox.set_preferences(s, a, "hi1", email=False))
+    with pytest.raises(NotAllowed):
+        act(db, "hi1", lambda s, a: outbox.set_preferences(s, a, "hi2", email=False))
+    act(db, None, lambda s, a: people.get_user(s, "hi2").__setattr__("phone", "+905550000002"))
+    act(db, "hi2", lambda s, a: outbox.set_preferences(s, a, "hi2", sms=True))
+    run_at(db, "2026-05-18 10:00")
+    assert "hi1@kalem.local" not in mails(db, "Hatırlatma:") and "hi2@kalem.local" in mails(db, "Hatırlatma:")
+    sms = read(db, lambda s: s.scalars(select(Notification.recipient).where(Notification.channel == "sms")).all())
+    assert sms == ["+905550000002"]
+    shown = read(db, lambda s: s.scalars(select(DeadlineStep.details).where(DeadlineStep.step == "hatirlatma")).one())
+    assert "hi1" not in shown["notified"] and "hi2" in shown["notified"]
+
+
+def test_concurrent_deadline_runs_apply_each_step_once(pg_db):
+    deploy_here(pg_db, "bilgi_edinme_sure.bpmn")
+    set_policy(pg_db, intake_tasks=["Task_havale"])
+    for i in range(20):
+        start_4982(pg_db, key=f"BE-{i}")
+    run_at(pg_db, RECEIVED)  # the feed: one watch per task and case
+
+    def go(_: int) -> deadlines.DeadlineReport:
+        return deadlines.run(pg_db, ist("2026-06-10 08:30"))
+
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(go, range(4)))
+    applied = [a for r in reports for a in r.applied]
+    # Per case: the task's intake reminder and red step (earlier ones superseded) and the case's red step.
+    assert len(applied) == len(set(applied)) == 60
+    assert all(r.failed == {} for r in reports)
+    per_step = read(
+        pg_db,
+        lambda s: s.execute(
+            select(DeadlineStep.key, DeadlineStep.step, func.count()).group_by(DeadlineStep.key, DeadlineStep.step)
+        ).all(),
+    )
+    assert {n for _k, _s, n in per_step} == {1}
+    assert (
+        read(pg_db, lambda s: s.scalar(select(func.count(HumanTask.id)).where(HumanTask.bpmn_id == "Task_uzatma")))
+        == 20
+    )
+    assert read(pg_db, audit.verify).ok
