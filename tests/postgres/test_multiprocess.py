@@ -179,10 +179,7 @@ def test_1000_due_timers_across_three_schedulers_fire_exactly_once(pg_db, spawn,
         assert proc.wait(timeout=20) == 0, log.read_text()[-3000:]
     assert_each_timer_fired_once(pg_db, 1000)
     # Each process reports what it fired: the reports add up to exactly 1,000 and the work was shared.
-    fired_by = [
-        sum(int(n) for n in re.findall(r"fired timers of (\d+) instances", p.read_text()))
-        for p in logs
-    ]
+    fired_by = [sum(int(n) for n in re.findall(r"fired timers of (\d+) instances", p.read_text())) for p in logs]
     assert sum(fired_by) == 1000, fired_by
     assert sum(1 for n in fired_by if n) >= 2, fired_by
 
