@@ -2,12 +2,22 @@
 
 Uploads from people (``upload``, ``upload_for_task``) pass ``check_upload``: a size limit and an
 allow-list of document types whose first bytes must match the file's extension. Anyone who may see
-a case may list and download its files (``list_for_instance``, ``open_for_download``)."""
+a case may list and download its files (``list_for_instance``, ``open_for_download``).
+
+Bytes are written before the transaction commits, so a rolled-back action (a refused form, a
+conflict) leaves a file no row names. ``sweep_orphans`` (a scheduler job) removes such files once
+they are older than a grace period; ``store`` refreshes the time of a file it reuses, so a file a
+transaction is about to reference is never old enough to be swept."""
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +46,7 @@ def path_for(sha256: str) -> Path:
 def store_for_task(
     session: Session, actor: Actor, task_id: int, field: str, filename: str, content: bytes
 ) -> dict[str, Any]:
-    """Store an upload for a task's file field; returns the reference the form field takes.
-    The file is written before commit: if the action rolls back, an unreferenced blob remains."""
+    """Store an upload for a task's file field; returns the reference the form field takes."""
     task = tasks.show(session, actor, task_id)
     if len(content) > MAX_BYTES:
         raise InvalidInput(
@@ -60,9 +69,11 @@ def store(
     """Write the bytes (content-addressed, atomically) and add the attachment row; returns its reference."""
     sha = hashlib.sha256(content).hexdigest()
     path = path_for(sha)
-    if not path.exists():
+    try:
+        os.utime(path)  # reused: fresh again, so ``sweep_orphans`` leaves it alone
+    except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{sha}.{os.getpid()}.tmp")
         tmp.write_bytes(content)
         tmp.replace(path)
     content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -86,6 +97,58 @@ def store(
         "size": row.size,
         "content_type": content_type,
     }
+
+
+ORPHAN_GRACE = timedelta(hours=1)
+SWEEP_BATCH = 500
+
+
+@dataclass
+class SweepReport:
+    checked: int = 0
+    removed: int = 0
+    removed_bytes: int = 0
+
+
+def sweep_orphans(session: Session, grace: timedelta = ORPHAN_GRACE) -> SweepReport:
+    """Delete stored files no attachment row references and left temporary files, once older than
+    ``grace``. Reads the store in batches, so memory stays flat however many files it holds."""
+    report = SweepReport()
+    cutoff = time.time() - grace.total_seconds()
+    batch: list[Path] = []
+    for path in _stored_files():
+        batch.append(path)
+        if len(batch) >= SWEEP_BATCH:
+            _sweep_batch(session, batch, cutoff, report)
+            batch = []
+    _sweep_batch(session, batch, cutoff, report)
+    return report
+
+
+def _stored_files() -> Iterator[Path]:
+    if not STORE_DIR.exists():
+        return
+    for folder in STORE_DIR.iterdir():
+        if folder.is_dir() and len(folder.name) == 2:
+            yield from folder.iterdir()
+
+
+def _sweep_batch(session: Session, paths: list[Path], cutoff: float, report: SweepReport) -> None:
+    report.checked += len(paths)
+    names = [p.name for p in paths if not p.name.endswith(".tmp")]
+    referenced = set(session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(names)))) if names else set()
+    for path in paths:
+        if path.name in referenced:
+            continue
+        try:
+            stat = path.stat()
+            if stat.st_mtime >= cutoff:
+                continue  # young: a transaction may still be about to reference it
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        report.removed += 1
+        report.removed_bytes += stat.st_size
 
 
 # Extension → (content type, accepted leading bytes; empty: text that must decode as UTF-8).
@@ -189,8 +252,9 @@ def list_for_instance(session: Session, actor: Actor, instance_id: int) -> list[
 
 
 def open_for_download(session: Session, actor: Actor, attachment_id: int) -> tuple[Attachment, Path]:
-    """An attachment of a case the actor may see, with the path of its bytes. Raises NotFound
-    (also for a file of a hidden case, and for bytes missing from the store)."""
+    """An attachment of a case the actor may see, with the path of its bytes; the download is
+    recorded in the audit trail (files carry personal data: KVKK asks who read them). Raises
+    NotFound (also for a file of a hidden case, and for bytes missing from the store)."""
     row = session.get(Attachment, attachment_id)
     missing = NotFound(_("Dosya bulunamadı: {id}.", id=attachment_id))
     if row is None or row.instance_id is None:
@@ -201,4 +265,12 @@ def open_for_download(session: Session, actor: Actor, attachment_id: int) -> tup
     path = path_for(row.sha256)
     if not path.is_file():
         raise missing
+    audit.append(
+        session,
+        actor,
+        "attachment.downloaded",
+        instance_id=row.instance_id,
+        task_id=row.task_id,
+        details={"attachment_id": row.id, "filename": row.filename},
+    )
     return row, path

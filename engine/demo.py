@@ -40,6 +40,7 @@ ROLE_GROUPS: dict[str, str] = {
     "denetci": "Denetçi",
     "surec_tasarimcisi": "Süreç Tasarımcısı",
     "sistem_yoneticisi": "Sistem Yöneticisi",
+    "entegrasyon": "Entegrasyon Hesapları (EBYS, e-Belediye)",
 }
 
 DIRECTORATES: dict[str, str] = {
@@ -111,6 +112,7 @@ ROLE_USERS: list[tuple[str, str, str, list[tuple[str, bool]]]] = [
     ("tasarimci2", "Aylin Doğan", "Süreç Tasarımcısı", [("surec_tasarimcisi", False)]),
     ("admin", "Sistem Yöneticisi", "Sistem Yöneticisi", [("sistem_yoneticisi", True)]),
     ("admin2", "Yedek Sistem Yöneticisi", "Sistem Yöneticisi", [("sistem_yoneticisi", True)]),
+    ("ebys", "EBYS Entegrasyonu", "Entegrasyon Hesabı", [("entegrasyon", False)]),
 ]
 
 

@@ -313,8 +313,9 @@ def _may_read(session: Session, actor: Actor, record: Handover) -> bool:
 
 
 def tutanak(session: Session, actor: Actor, handover_id: int) -> tuple[str, bytes]:
-    """The stored tutanak PDF: (file name, bytes). Raises NotFound."""
+    """The stored tutanak PDF: (file name, bytes); the download is audited. Raises NotFound."""
     record = get(session, actor, handover_id)
+    audit.append(session, actor, "handover.downloaded", details={"handover_id": record.id})
     return f"devir-teslim-{record.id}-{record.leaving_username}.pdf", record.pdf
 
 

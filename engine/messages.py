@@ -1,5 +1,10 @@
 """Correlating BPMN messages from outside (e.g. "the directorate's answer arrived") with the
-instance waiting for them, by message name and business key."""
+instance waiting for them, by message name and business key.
+
+Who may deliver: the system, administrators, members of an integration group (EBYS, e-Belediye
+accounts that report events on any case), and users who can see the case. To anyone else a
+waiting case looks like no case at all, so the business keys of other people's cases stay hidden.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import advance, audit
+from engine import advance, audit, permissions
 from engine.actors import Actor
 from engine.errors import Conflict, NotFound
 from engine.i18n import _
 from engine.models import InstanceStatus, MessageSubscription, ProcessInstance
 from engine.runtime.serializer import to_plain
+
+INTEGRATION_GROUPS = frozenset({"entegrasyon"})
+
+
+def may_deliver_to_any(actor: Actor) -> bool:
+    return actor.is_admin or bool(actor.groups & INTEGRATION_GROUPS)
 
 
 def correlate(session: Session, actor: Actor, name: str, business_key: str, payload: Any = None) -> ProcessInstance:
@@ -30,8 +41,15 @@ def correlate(session: Session, actor: Actor, name: str, business_key: str, payl
             )
         )
     )
+    nobody_waits = NotFound(
+        _("'{key}' iş anahtarlı ve '{name}' mesajını bekleyen süreç yok.", key=business_key, name=name)
+    )
+    if not may_deliver_to_any(actor):
+        instance_ids = [
+            i for i in instance_ids if permissions.can_see_instance(session, actor, session.get(ProcessInstance, i))
+        ]
     if not instance_ids:
-        raise NotFound(_("'{key}' iş anahtarlı ve '{name}' mesajını bekleyen süreç yok.", key=business_key, name=name))
+        raise nobody_waits
     if len(instance_ids) > 1:
         raise Conflict(_("'{name}' mesajını bekleyen birden fazla süreç var: {ids}.", name=name, ids=instance_ids))
     instance = advance.lock_instance(session, instance_ids[0])

@@ -6,7 +6,8 @@ Jobs (each also a plain function, called directly by tests and by ``kalem schedu
   instance, ``SKIP LOCKED`` on PostgreSQL; a timer already handled is a no-op);
 * :func:`apply_deadlines` — the deadline policy (``engine.deadlines.run``);
 * :func:`flush_outbox` — e-mail and SMS from the notification outbox (``engine.outbox.flush``);
-* :func:`send_digest` — the daily digest per person (``engine.outbox.send_daily_digest``).
+* :func:`send_digest` — the daily digest per person (``engine.outbox.send_daily_digest``);
+* :func:`sweep_attachments` — stored files of rolled-back uploads (``engine.attachments.sweep_orphans``).
 
 The database is the truth: nothing is kept in the scheduler's memory between runs, so any
 number of scheduler processes may run against PostgreSQL (``kalem scheduler``, see
@@ -33,9 +34,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from engine import clock, deadlines, outbox, timers
+from engine import attachments, clock, deadlines, outbox, timers
 from engine.config import Settings
-from engine.db import Database
+from engine.db import Database, read_session
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class SchedulerConfig:
     timer_interval: float = 10.0
     deadline_interval: float = 60.0
     outbox_interval: float = 15.0
+    sweep_interval: float = 3600.0
     digest_at: time = time(8, 0)
     batch: int = 500
     # Loops of one job run while it keeps finding work (drains a backlog without waiting a tick).
@@ -145,6 +147,15 @@ def send_digest(db: Database, config: SchedulerConfig, at: datetime | None = Non
     return outbox.send_daily_digest(db, at)
 
 
+def sweep_attachments(db: Database, config: SchedulerConfig, at: datetime | None = None) -> int:
+    """Remove stored files no attachment names (uploads whose action rolled back); returns how many."""
+    with read_session(db) as session:
+        report = attachments.sweep_orphans(session)
+    if report.removed:
+        logger.info("removed %d orphan attachment files (%d bytes)", report.removed, report.removed_bytes)
+    return report.removed
+
+
 def run_once(
     db: Database, config: SchedulerConfig, at: datetime | None = None, *, digest: bool = False
 ) -> dict[str, Any]:
@@ -156,6 +167,7 @@ def run_once(
         result["digests"] = len(send_digest(db, config, at).sent)
     sent = flush_outbox(db, config, at)
     result |= {"sent": len(sent.sent), "retried": len(sent.retried), "failed": len(sent.failed)}
+    result["orphan_files"] = sweep_attachments(db, config, at)
     return result
 
 
@@ -180,6 +192,7 @@ def add_jobs(scheduler: BaseScheduler, db: Database, config: SchedulerConfig) ->
         ("timers", fire_timers, config.timer_interval),
         ("deadlines", apply_deadlines, config.deadline_interval),
         ("outbox", flush_outbox, config.outbox_interval),
+        ("attachments", sweep_attachments, config.sweep_interval),
     ):
         scheduler.add_job(
             _guarded(name, job, db, config),

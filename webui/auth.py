@@ -18,7 +18,7 @@ from engine import people, signin
 from engine.actors import Actor
 from engine.errors import NotFound
 from engine.incidents import recorded_transaction
-from webui.i18n import local_time
+from webui.i18n import N_, local_time
 from webui.request_scope import database, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -113,7 +113,7 @@ def logout() -> Any:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Bu sayfayı görmek için giriş yapın."
+    login_manager.login_message = N_("Bu sayfayı görmek için giriş yapın.")
     login_manager.login_message_category = "info"
     login_manager.localize_callback = _
     # Flask-Login's own "remember me" cookie is never set; sessions end with the browser.

@@ -46,6 +46,11 @@ def compile_catalogs(folder: Path = TRANSLATIONS) -> None:
         tmp.replace(mo_path)
 
 
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark only"
+    """Mark a message for extraction only; whoever shows it translates it later (e.g. Flask-Login)."""
+    return message
+
+
 def get_locale() -> str:
     """The language chosen in this session; Turkish unless the user picked another."""
     chosen = session.get("lang")

@@ -71,7 +71,7 @@ def upload(instance_id: int) -> Any:
 @bp.get("/attachments/<int:attachment_id>")
 @login_required
 def download(attachment_id: int) -> Any:
-    row, path = read(lambda s, a: attachments.open_for_download(s, a, attachment_id))
+    row, path = write(lambda s, a: attachments.open_for_download(s, a, attachment_id))
     response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

@@ -207,7 +207,7 @@ def handover_show(handover_id: int) -> Any:
 @bp.get("/handover/<int:handover_id>/tutanak.pdf")
 @login_required
 def handover_pdf(handover_id: int) -> Any:
-    name, pdf = read(lambda s, a: handover.tutanak(s, a, handover_id))
+    name, pdf = write(lambda s, a: handover.tutanak(s, a, handover_id))
     return Response(
         pdf,
         mimetype="application/pdf",

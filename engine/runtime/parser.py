@@ -311,8 +311,9 @@ def _check(check: Callable[[str], None], source: str, what: Any) -> list[Any]:
     try:
         check(source)
     except scripting.ScriptRejected as exc:
-        line = f" (satır {exc.lineno})" if exc.lineno else ""
-        return [_("{what} geçersiz{line}: {msg}", what=what, line=line, msg=exc.message)]
+        if exc.lineno:
+            return [_("{what} geçersiz (satır {line}): {msg}", what=what, line=exc.lineno, msg=exc.message)]
+        return [_("{what} geçersiz: {msg}", what=what, msg=exc.message)]
     return []
 
 

@@ -121,6 +121,24 @@ def test_message_delivers_payload_and_service_task_fills_the_outbox(db):
     assert [(n.recipient, n.body, n.status) for n in outbox] == [("vatandas@example.org", "Onarıldı.", "pending")]
 
 
+def test_only_those_who_see_the_case_or_integrations_may_deliver_a_message(db):
+    deploy(db)
+    _instance_id, task = register(db, business_key="CIMER-43")
+    act(db, "idari1", lambda s, a: tasks.complete(s, a, task["id"], VALID))
+    answer = only_task(db, "fenisleri.memur", "Task_cevap")
+    act(db, "fenisleri.memur", lambda s, a: tasks.complete(s, a, answer["id"], {"not": "hazır"}))
+    # A directorate clerk elsewhere learns nothing, not even that the case waits.
+    with pytest.raises(NotFound) as err:
+        act(db, "zabita.memur", lambda s, a: messages.correlate(s, a, "mudurluk_yaniti", "CIMER-43", {"metin": "x"}))
+    assert "bekleyen süreç yok" in str(err.value)
+    assert read(db, lambda s: s.scalar(select(func.count()).where(AuditEvent.action == "message.correlated"))) == 0
+    # An integration account (EBYS) delivers to any case.
+    instance = act(
+        db, "ebys", lambda s, a: messages.correlate(s, a, "mudurluk_yaniti", "CIMER-43", {"metin": "Tamam."})
+    )
+    assert instance.status == InstanceStatus.COMPLETED
+
+
 def test_rejection_path_completes_instance(db):
     deploy(db)
     instance_id, task = register(db)

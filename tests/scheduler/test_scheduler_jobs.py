@@ -52,7 +52,7 @@ def test_run_once_fires_escalates_and_mails(db, smtp_server):
     assert pending == 0 and result["sent"] == len(server.messages) > 0
     assert any(m["Subject"] == "Süresi geçti: 'Politikayla izlenen iş'" for m in server.messages)
     again = scheduler.run_once(db, config, ist(T0) + timedelta(days=31))
-    assert again == {"timers": 0, "deadline_steps": 0, "sent": 0, "retried": 0, "failed": 0}
+    assert again == {"timers": 0, "deadline_steps": 0, "sent": 0, "retried": 0, "failed": 0, "orphan_files": 0}
 
 
 def test_daily_digest_once_per_person_and_business_day(db, smtp_server):
@@ -103,7 +103,7 @@ def test_in_process_scheduler_runs_the_jobs_in_a_thread(db):
     running = scheduler.start_in_process(app, Settings(), scheduler.SchedulerConfig(timer_interval=3600))
     try:
         assert running is not None and running.running
-        assert {"timers", "deadlines", "outbox", "digest"} <= {job.id for job in running.get_jobs()}
+        assert {"timers", "deadlines", "outbox", "attachments", "digest"} <= {job.id for job in running.get_jobs()}
         assert scheduler.start_in_process(app, Settings()) is running
     finally:
         running.shutdown(wait=True)

@@ -130,6 +130,15 @@ class TestInstancePage:
             assert download.status_code == 200 and download.data == b"Tutanak metni\n"
             assert "attachment" in download.headers["Content-Disposition"]
             assert download.headers["X-Content-Type-Options"] == "nosniff"
+        downloaded = read(
+            web,
+            lambda s: s.execute(
+                select(AuditEvent.actor, AuditEvent.instance_id, AuditEvent.details).where(
+                    AuditEvent.action == "attachment.downloaded"
+                )
+            ).all(),
+        )
+        assert downloaded == [("denetci1", instance_id, {"attachment_id": row.id, "filename": "tutanak.txt"})]
 
     def test_refused_upload_says_why_and_stores_nothing(self, web, signed_in):
         instance_id = start_case(web)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from web_client import app, browser, signed_in
 
 from engine import clock, people, tasks
-from engine.models import Group, Handover, HumanTask, Substitution, TaskState
+from engine.models import AuditEvent, Group, Handover, HumanTask, Substitution, TaskState
 
 # The web client's fixtures, imported so pytest finds them here by name.
 FIXTURES = (app, browser, signed_in)
@@ -145,6 +145,13 @@ def test_handover_moves_the_work_and_offers_the_tutanak(work, signed_in):
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert f"devir-teslim-{record_id}-web.ayrilan1.pdf" in pdf.headers["Content-Disposition"]
     assert signed_in("idari1").get(f"/manage/handover/{record_id}/tutanak.pdf").status_code == 404
+    downloads = read(
+        work,
+        lambda s: s.execute(
+            select(AuditEvent.actor, AuditEvent.details).where(AuditEvent.action == "handover.downloaded")
+        ).all(),
+    )
+    assert downloads == [("zabita.mudur", {"handover_id": record_id})]  # the refused attempt left no trace
 
 
 def test_a_refused_handover_shows_why_and_changes_nothing(work, signed_in):

@@ -267,7 +267,7 @@ def upload_attachment(instance_id: int) -> Response:
 @documented("Ek dosyasını indir", "instances:read")
 def download_attachment(attachment_id: int) -> Response:
     who = identity("instances:read")
-    with reading() as session:
+    with writing() as session:
         row, path = attachments.open_for_download(session, who.actor, attachment_id)
         name, content_type = row.filename, row.content_type
     return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)
