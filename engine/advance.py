@@ -276,6 +276,7 @@ def _new_task(session: Session, instance: ProcessInstance, ready: ReadyUserTask)
     now = clock.now()
     task = HumanTask(
         instance_id=instance.id,
+        definition_id=instance.definition_id,
         spiff_task_id=ready.spiff_id,
         bpmn_id=ready.bpmn_id,
         name=ready.name,

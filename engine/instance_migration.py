@@ -148,12 +148,12 @@ def _move(
 
 
 def _refresh_kept_tasks(session: Session, instance: ProcessInstance, runner: Any) -> None:
-    """Open tasks that stayed (same spiff id) take the new version's name and form."""
+    """Open tasks that stayed (same spiff id) take the new version's name and form, and belong to it."""
     ready = {t.spiff_id: t for t in runner.waiting()[0]}
     for task in session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state.in_(ACTIVE_TASK_STATES))
     ):
         new = ready.get(task.spiff_task_id)
         if new is not None:
-            task.name, task.bpmn_id = new.name, new.bpmn_id
+            task.name, task.bpmn_id, task.definition_id = new.name, new.bpmn_id, instance.definition_id
             task.form_key = new.properties.get("formKey") or None

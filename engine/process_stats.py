@@ -5,7 +5,9 @@ diagram.
 Every figure is one SQL aggregate over a bounded date range (at most ``MAX_RANGE_DAYS``); no function
 here loads the task or instance rows it counts. Waiting time is ``human_task.created_at`` →
 ``completed_at`` of completed tasks; a task is late when it was completed after its ``due_at``, or is
-still open past it. Aggregates hold no personal data, so the figures are shown unmasked.
+still open past it. A task counts for the version it ran in (``human_task.definition_id``: a case
+migrated to a new version leaves its finished tasks with the old one). Aggregates hold no personal
+data, so the figures are shown unmasked.
 """
 
 from __future__ import annotations
@@ -149,8 +151,7 @@ def task_stats(session: Session, actor: Actor, key: str, version: int, when: Per
     now = clock.now()
     wait = _seconds(session, HumanTask.created_at, HumanTask.completed_at)
     scope = (
-        HumanTask.instance_id == ProcessInstance.id,
-        ProcessInstance.definition_id == definition.id,
+        HumanTask.definition_id == definition.id,
         HumanTask.created_at >= when.since,
         HumanTask.created_at < when.until,
     )
@@ -165,8 +166,6 @@ def task_stats(session: Session, actor: Actor, key: str, version: int, when: Per
             _count_if(_late_completed()),
             _count_if(_late_open(now)),
         )
-        .select_from(HumanTask)
-        .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
         .where(*scope)
         .group_by(HumanTask.bpmn_id)
     ).all()
@@ -178,7 +177,6 @@ def task_stats(session: Session, actor: Actor, key: str, version: int, when: Per
             func.count().over(partition_by=HumanTask.bpmn_id).label("n"),
         )
         .select_from(HumanTask)
-        .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
         .where(*scope, _completed())
         .subquery()
     )

@@ -26,10 +26,15 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_human_task_state_due", "state", "due_at"),
         Index("ix_human_task_assignee_state", "assignee", "state"),
+        Index("ix_human_task_definition_created", "definition_id", "created_at"),
+        Index("ix_human_task_completed_at", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    # The process version the task belongs to: the instance's at creation, the new one when a
+    # migration keeps the open task (statistics per version count each task once, where it ran).
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
     spiff_task_id: Mapped[str] = mapped_column(String(36), index=True)
     bpmn_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300))

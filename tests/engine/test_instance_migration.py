@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from factories import act, open_tasks, start
 
-from engine import audit, definitions, instance_migration, instances, tasks
+from engine import audit, definitions, instance_migration, instances, process_stats, tasks
 from engine.errors import NotAllowed
 
 TASK = (
@@ -94,6 +94,21 @@ def test_mapping_moves_a_renamed_step(db, two_cases) -> None:
     )
     assert outcome.moved
     assert task_of(db, at_b, "a")["name"] == "Kayıt (yeni)"
+
+
+def test_statistics_count_each_task_for_the_version_it_ran_in(db, two_cases) -> None:
+    at_a, at_b = two_cases
+    act(db, "tasarimci1", lambda s, a: instance_migration.migrate(s, a, "tasima", 2, [at_a, at_b], mapping={"b": "a"}))
+
+    def per_task(version: int) -> list[tuple[str, int, int, int]]:
+        rows = act(
+            db, "tasarimci1", lambda s, a: process_stats.task_stats(s, a, "tasima", version, process_stats.period())
+        )
+        return sorted((r.bpmn_id, r.created, r.completed, r.open) for r in rows)
+
+    # B finished "a" on v1: that stays with v1. The two open tasks moved on and belong to v2.
+    assert per_task(1) == [("a", 1, 1, 0)]
+    assert per_task(2) == [("a", 2, 0, 2)]
 
 
 def test_only_designers_move_cases(db, two_cases) -> None:
