@@ -17,7 +17,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import attachments, clock, comments, definitions, instances, permissions, privacy, tasks, worklist
+from engine import (
+    attachments,
+    clock,
+    comments,
+    deadlines,
+    definitions,
+    instances,
+    permissions,
+    privacy,
+    tasks,
+    worklist,
+)
 from engine.actors import Actor
 from engine.errors import KalemError, NotFound
 from engine.i18n import _
@@ -32,6 +43,7 @@ from engine.models import (
 )
 
 MAX_HISTORY = 200
+READ_ACTIONS = ("attachment.downloaded",)  # in the audit trail, not in the case's history
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 LEGAL_DUE_KEY = "yasal_son_tarih"
 INTERNAL_DUE_KEY = "ic_son_tarih"
@@ -83,6 +95,7 @@ class TaskFile:
     may_complete: bool
     may_claim: bool
     may_unclaim: bool
+    escalations: list[deadlines.Reached]
 
 
 def instance_file(session: Session, actor: Actor, instance_id: int) -> CaseFile:
@@ -139,6 +152,7 @@ def task_file(session: Session, actor: Actor, task_id: int) -> TaskFile:
         may_claim=task.state == TaskState.OPEN and _passes(lambda: permissions.require_can_claim(session, actor, task)),
         may_unclaim=task.state == TaskState.CLAIMED
         and _passes(lambda: permissions.require_can_unclaim(session, actor, task)),
+        escalations=deadlines.applied_steps(session, task),
     )
 
 
@@ -179,11 +193,12 @@ def _passes(check: Any) -> bool:
 
 def _history(session: Session, instance_id: int) -> list[HistoryEntry]:
     """The case's latest audit events, oldest first; recorded form data is left out (it may hold
-    personal data the viewer must not see unmasked; the case data shows what they may)."""
+    personal data the viewer must not see unmasked; the case data shows what they may). Reads
+    (downloads) are for the audit trail, not the case's story."""
     events = list(
         session.scalars(
             select(AuditEvent)
-            .where(AuditEvent.instance_id == instance_id)
+            .where(AuditEvent.instance_id == instance_id, AuditEvent.action.not_in(READ_ACTIONS))
             .order_by(AuditEvent.seq.desc())
             .limit(MAX_HISTORY)
         )

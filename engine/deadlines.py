@@ -34,6 +34,32 @@ row per watched task or case, with the instant of its next step. A run takes the
 (key, step), written with its notifications and audit event in that same transaction.
 Steps whose instant passed while a later step of the same ladder is also due (the scheduler was
 down, or the task was created late) are recorded as ``superseded`` without notifying anyone.
+
+**Vekalet.** Everyone a step notifies (assignee, group members, managers, the policy's groups) who
+has a vekil now — an unrevoked substitution in force whose scope is every process or lists this
+one, the vekil an active user, no chains (as ``people.effective_principals`` and
+``substitution_scope`` resolve it from the vekil's side) — is notified *and* their vekil gets the
+same message, marked "(X adına)" with a line saying they receive it as X's vekil. The principal is
+not skipped: they stay responsible for their work. Nobody gets two messages for one step: a vekil
+who is notified in their own right gets only that one, and a vekil of several recipients gets one
+naming them all. The step's details and audit event list everyone notified (``notified``, usernames)
+and ``deputies`` (vekil → the principals they got it for).
+
+**When the due changes.** The feed also reads the events after which a case's data may have changed
+(:data:`CASE_CHANGES`: the workflow ran). For each such case it reads the legal due again (one
+workflow load per case and feed batch) and brings the watches of the case and of its open tasks to
+the current due (a task's own due, else the case's legal due); a watch whose due moved is re-planned
+from the new due (the window still starts when the task or case started, so the 50/75 % points move
+too) and ``deadline.replanned`` is audited. The rule: **each step applies at most once per key,
+whatever happens to the due.** A step already recorded (applied or superseded) under the old due is
+not repeated, even when its instant under the new due is still ahead — after a 4982 extension
+(15 → 30 iş günü) the 50 % reminder already sent is not sent again. Every step not yet recorded
+waits for its instant under the new due: an extension made before the red step moves
+``son_2_gun`` and ``gecikti`` (case and tasks) to the new due − 2 business days and the new due, and
+nothing fires at the old instants. (A red step already applied before the extension is therefore
+not repeated before the new due; only ``gecikti`` is still ahead.) A due moved earlier makes the
+steps whose new instant has passed due at once, the earlier ones superseded as above. A due that
+can no longer be read (the variable was removed) leaves the watch as it was.
 """
 
 from __future__ import annotations
@@ -65,6 +91,7 @@ from engine.models import (
     MessageSubscription,
     ProcessDefinition,
     ProcessInstance,
+    Substitution,
     User,
 )
 from engine.models.scheduling import DeadlinePolicySetting, DeadlineStep, DeadlineWatch, SchedulerCursor
@@ -72,6 +99,17 @@ from engine.models.scheduling import DeadlinePolicySetting, DeadlineStep, Deadli
 logger = logging.getLogger(__name__)
 
 FEED_CURSOR = "deadline_feed"
+# Audit actions after which a case's data (its legal due) may have changed: the workflow ran.
+CASE_CHANGES = frozenset(
+    {
+        "instance.started",
+        "task.completed",
+        "message.correlated",
+        "timer.fired",
+        "instance.migrated",
+        "incident.resolved",
+    }
+)
 WORKDAY_START = time(8, 30)
 POLICY_EDITORS = frozenset({"surec_tasarimcisi", "ozel_kalem_muduru"})
 ENDED = (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
@@ -431,28 +469,46 @@ def sync_feed(session: Session, *, limit: int = 1000) -> int:
     if not rows:
         return 0
     created = [r.task_id for r in rows if r.action == "task.created" and r.task_id is not None]
+    changed = {r.instance_id for r in rows if r.action in CASE_CHANGES and r.instance_id is not None}
     ended_tasks = {r.task_id for r in rows if r.action in ("task.completed", "task.cancelled") and r.task_id}
     ended_cases = {r.instance_id for r in rows if r.action in ("instance.completed", "instance.terminate")}
-    if created:
-        _watch_new_tasks(session, created)
+    replanned = _sync_watches(session, created, changed) if created or changed else []
     if ended_tasks:
         session.execute(delete(DeadlineWatch).where(DeadlineWatch.key.in_([f"t:{i}" for i in sorted(ended_tasks)])))
     if ended_cases:
         keys = [f"c:{i}" for i in sorted(i for i in ended_cases if i is not None)]
         session.execute(delete(DeadlineWatch).where(DeadlineWatch.key.in_(keys)))
+    # Audited last, once every watch row is written: the chain head is always locked after the watch
+    # rows, as when a step is applied (no lock cycle with a concurrent run on PostgreSQL).
+    for moved in replanned:
+        audit.append(
+            session,
+            Actor.system(),
+            "deadline.replanned",
+            instance_id=moved["instance_id"],
+            task_id=moved["task_id"],
+            details={k: moved[k] for k in ("key", "scope", "from", "to")},
+        )
     cursor.position, cursor.updated_at = rows[-1].seq, clock.now()
     return len(rows)
 
 
-def _watch_new_tasks(session: Session, task_ids: list[int]) -> None:
-    tasks = list(
-        session.scalars(
-            select(HumanTask).where(HumanTask.id.in_(task_ids), HumanTask.state.in_(ACTIVE_TASK_STATES))
-        ).unique()
-    )
-    by_instance: dict[int, list[HumanTask]] = {}
+def _sync_watches(session: Session, task_ids: list[int], changed: set[int]) -> list[dict[str, Any]]:
+    """Watch the new tasks; for the cases whose data may have changed, read the legal due again and
+    re-plan the case's watch and those of its open tasks (one workflow load per case). Returns the
+    watches whose due moved."""
+    active = HumanTask.state.in_(ACTIVE_TASK_STATES)
+    tasks: list[HumanTask] = []
+    if task_ids:
+        tasks = list(session.scalars(select(HumanTask).where(HumanTask.id.in_(task_ids), active)).unique())
+    if changed:
+        known = {t.id for t in tasks}
+        opened = session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(sorted(changed)), active)).unique()
+        tasks += [t for t in opened if t.id not in known]
+    by_instance: dict[int, list[HumanTask]] = {i: [] for i in changed}
     for task in tasks:
         by_instance.setdefault(task.instance_id, []).append(task)
+    replanned: list[dict[str, Any]] = []
     for instance_id, group in sorted(by_instance.items()):
         instance = session.get(ProcessInstance, instance_id)
         if instance is None or instance.status in ENDED:
@@ -462,9 +518,10 @@ def _watch_new_tasks(session: Session, task_ids: list[int]) -> None:
             continue
         legal_due, law = _case_clock(session, instance, policy)
         if legal_due is not None:
-            _ensure_case_watch(session, instance, policy, legal_due, law)
+            replanned += _ensure_case_watch(session, instance, policy, legal_due, law)
         for task in sorted(group, key=lambda t: t.id):
-            _ensure_task_watch(session, instance, task, policy, legal_due, law)
+            replanned += _ensure_task_watch(session, instance, task, policy, legal_due, law)
+    return replanned
 
 
 def _case_clock(session: Session, instance: ProcessInstance, policy: Policy) -> tuple[datetime | None, str | None]:
@@ -494,16 +551,17 @@ def _as_instant(value: Any) -> datetime | None:
 
 def _ensure_case_watch(
     session: Session, instance: ProcessInstance, policy: Policy, legal_due: datetime, law: str | None
-) -> None:
+) -> list[dict[str, Any]]:
     key = f"c:{instance.id}"
     watch = session.scalar(select(DeadlineWatch).where(DeadlineWatch.key == key))
     if watch is not None and watch.due_at == legal_due and watch.law == law:
-        return
+        return []
+    moved = _moved(watch, legal_due) if watch is not None else []
     if watch is None:
         done = set(session.scalars(select(DeadlineStep.step).where(DeadlineStep.key == key)))
         remaining = [s for s in case_ladder(policy, legal_due) if s.name not in done]
         if not remaining:
-            return
+            return []
         watch = DeadlineWatch(
             key=key,
             kind="case",
@@ -516,6 +574,7 @@ def _ensure_case_watch(
     # A new legal due (e.g. the 4982 extension) re-plans the steps not yet applied.
     watch.due_at, watch.law = legal_due, law
     _plan(session, watch, case_ladder(policy, legal_due))
+    return moved
 
 
 def _ensure_task_watch(
@@ -525,16 +584,24 @@ def _ensure_task_watch(
     policy: Policy,
     legal_due: datetime | None,
     law: str | None,
-) -> None:
+) -> list[dict[str, Any]]:
     intake = task.bpmn_id in policy.intake_tasks
     due = task.due_at or legal_due
     if due is None and not intake:
-        return
+        return []  # nothing to measure (a due that can no longer be read leaves an existing watch as it is)
     if bpmn_escalates(instance.definition, task.bpmn_id):
-        return
+        return []
     key = f"t:{task.id}"
-    if session.scalar(select(DeadlineWatch.id).where(DeadlineWatch.key == key)) is not None:
-        return
+    watch = session.scalar(select(DeadlineWatch).where(DeadlineWatch.key == key))
+    if watch is not None:
+        if due is None or (watch.due_at == due and watch.law == law):
+            return []
+        # The due moved (the case's legal due was extended, say): the steps not yet recorded are
+        # planned at their instants under the new due; recorded ones are never repeated.
+        moved = _moved(watch, due)
+        watch.due_at, watch.law = due, law
+        _plan(session, watch, task_ladder(policy, watch.start_at, due, intake=intake))
+        return moved
     watch = DeadlineWatch(
         key=key,
         kind="task",
@@ -548,6 +615,23 @@ def _ensure_task_watch(
     )
     session.add(watch)
     _plan(session, watch, task_ladder(policy, task.created_at, due, intake=intake))
+    return []
+
+
+def _moved(watch: DeadlineWatch, due: datetime) -> list[dict[str, Any]]:
+    """The re-plan of a watch whose due changes to ``due`` (for the audit), if it does."""
+    if watch.due_at == due:
+        return []
+    return [
+        {
+            "key": watch.key,
+            "scope": watch.kind,
+            "instance_id": watch.instance_id,
+            "task_id": watch.task_id,
+            "from": watch.due_at,
+            "to": due,
+        }
+    ]
 
 
 def _plan(session: Session, watch: DeadlineWatch, steps: list[Step], done: set[str] | None = None) -> bool:
@@ -742,6 +826,9 @@ def _act(
         }
         if step.name == "hatirlatma_yonetici":
             values["days"] = policy.intake_escalate_business_days
+        if step.name in ("yuzde_50", "yuzde_75"):
+            fraction = policy.approaching if step.name == "yuzde_50" else policy.escalate
+            details["percent"] = round(fraction * 100)
         template = f"deadline.{step.name}"
     else:
         if step.name == "son_2_gun":
@@ -752,7 +839,15 @@ def _act(
             details["flag"] = "suresi_gecti"
             recipients = _members(session, policy.overdue_groups)
         template = f"case.{step.name}"
-    details["notified"] = _notify(session, _unique(recipients), template, values, instance.id)
+    if step.name == "son_2_gun":
+        details["days"] = policy.red_business_days
+    targets = _unique(recipients)
+    notified = _notify(session, targets, template, values, instance.id)
+    vekils = _deputies(session, targets, instance.process_key)
+    deputies = _notify_deputies(session, vekils, template, values, instance.id)
+    details["notified"] = sorted({*notified, *deputies})
+    if deputies:
+        details["deputies"] = deputies
     return details
 
 
@@ -807,6 +902,49 @@ def _notify(session: Session, users: list[User], template: str, values: dict[str
     return notified
 
 
+def _deputies(session: Session, principals: list[User], process_key: str) -> list[tuple[User, list[User]]]:
+    """Who stands in for these people now under a vekalet covering ``process_key`` (empty scope: every
+    process), each with the principals they stand in for, by username. As everywhere
+    (``people.effective_principals``): unrevoked and current, no chains (only the principals' own
+    vekils), the vekil an active user. A vekil notified in their own right is left out (one message)."""
+    if not principals:
+        return []
+    by_id = {u.id: u for u in principals}
+    now = clock.now()
+    rows = session.scalars(
+        select(Substitution)
+        .where(
+            Substitution.principal_id.in_(sorted(by_id)),
+            Substitution.starts_at <= now,
+            Substitution.ends_at > now,
+            Substitution.revoked_at.is_(None),
+        )
+        .order_by(Substitution.id)
+    ).unique()
+    found: dict[int, tuple[User, list[User]]] = {}
+    for sub in rows:
+        deputy = sub.substitute
+        if (sub.process_keys and process_key not in sub.process_keys) or not deputy.is_active or deputy.id in by_id:
+            continue
+        _user, stands_for = found.setdefault(deputy.id, (deputy, []))
+        if by_id[sub.principal_id] not in stands_for:
+            stands_for.append(by_id[sub.principal_id])
+    return sorted(((d, sorted(p, key=lambda u: u.username)) for d, p in found.values()), key=lambda e: e[0].username)
+
+
+def _notify_deputies(
+    session: Session, deputies: list[tuple[User, list[User]]], template: str, values: dict[str, Any], instance_id: int
+) -> dict[str, list[str]]:
+    """The step's message to each vekil, saying on whose behalf ("X adına"); returns vekil → principals
+    (usernames) of those it was queued for."""
+    notified: dict[str, list[str]] = {}
+    for deputy, principals in deputies:
+        names = [p.full_name or p.username for p in principals]
+        if outbox.notify_user(session, deputy, template, values, instance_id=instance_id, on_behalf_of=names):
+            notified[deputy.username] = [p.username for p in principals]
+    return notified
+
+
 def _members(session: Session, codes: Iterable[str], *, managers_only: bool = False) -> list[User]:
     codes = sorted(set(codes))
     if not codes:
@@ -836,24 +974,62 @@ def _doers(session: Session, task: HumanTask) -> list[User]:
 # --- what the UI and reports read -------------------------------------------------------------------
 
 
-def escalations(session: Session, task: HumanTask) -> list[dict[str, Any]]:
-    """The ladder steps recorded for a task and its case, oldest first (shown on the task)."""
-    rows = session.scalars(
-        select(DeadlineStep)
-        .where(DeadlineStep.key.in_([f"t:{task.id}", f"c:{task.instance_id}"]))
-        .order_by(DeadlineStep.due_at, DeadlineStep.id)
-    )
-    return [
-        {
-            "scope": "task" if r.key.startswith("t:") else "case",
-            "step": r.step,
-            "outcome": r.outcome,
-            "due_at": r.due_at.isoformat(),
-            "applied_at": r.applied_at.isoformat(),
-            "details": r.details,
-        }
-        for r in rows
-    ]
+@dataclass(frozen=True)
+class Reached:
+    """The highest ladder step applied to a task (the inbox badge): its name, when it was applied,
+    and the numbers its label needs (``percent`` of the window for the 50/75 % steps, ``days``
+    before the due for the red step; recorded with the step, the defaults for older rows)."""
+
+    step: str
+    applied_at: datetime
+    percent: int | None = None
+    days: int | None = None
+    scope: str = "task"  # or "case": a step of the case's legal clock
+
+
+# Ladder order: a later step is a higher escalation (the intake reminders come first).
+STEP_ORDER = tuple(LEVELS)
+
+
+def reached_steps(session: Session, task_ids: Iterable[int]) -> dict[int, Reached]:
+    """Task id → the highest step *applied* to it (superseded steps never notified anyone, and are
+    always below an applied one of the same chain); tasks without one are left out. One query,
+    through the (key, step) index, for the given tasks only."""
+    keys = [f"t:{i}" for i in sorted(set(task_ids))]
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            DeadlineStep.key, DeadlineStep.task_id, DeadlineStep.step, DeadlineStep.applied_at, DeadlineStep.details
+        ).where(DeadlineStep.key.in_(keys), DeadlineStep.outcome == "applied")
+    ).all()
+    best: dict[int, Any] = {}
+    for row in rows:
+        if row.task_id is None or row.step not in LEVELS:
+            continue
+        held = best.get(row.task_id)
+        if held is None or STEP_ORDER.index(row.step) > STEP_ORDER.index(held.step):
+            best[row.task_id] = row
+    return {task_id: _reached(row.key, row.step, row.applied_at, row.details) for task_id, row in best.items()}
+
+
+def applied_steps(session: Session, task: HumanTask) -> list[Reached]:
+    """The steps applied to a task and to its case, oldest first (the task page lists them)."""
+    rows = session.execute(
+        select(DeadlineStep.key, DeadlineStep.step, DeadlineStep.applied_at, DeadlineStep.details)
+        .where(DeadlineStep.key.in_([f"t:{task.id}", f"c:{task.instance_id}"]), DeadlineStep.outcome == "applied")
+        .order_by(DeadlineStep.applied_at, DeadlineStep.id)
+    ).all()
+    return [_reached(r.key, r.step, r.applied_at, r.details) for r in rows if r.step in LEVELS]
+
+
+def _reached(key: str, step: str, applied_at: datetime, details: Mapping[str, Any] | None) -> Reached:
+    """A recorded step with the numbers its label needs (the policy defaults for older rows)."""
+    details = details or {}
+    fractions = {"yuzde_50": DEFAULT_POLICY.approaching, "yuzde_75": DEFAULT_POLICY.escalate}
+    percent = details.get("percent", round(fractions[step] * 100)) if step in fractions else None
+    days = details.get("days", DEFAULT_POLICY.red_business_days) if step == "son_2_gun" else None
+    return Reached(step, applied_at, percent, days, "case" if key.startswith("c:") else "task")
 
 
 def overdue_cases(session: Session, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:

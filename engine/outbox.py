@@ -213,6 +213,16 @@ def enqueue(
     return row
 
 
+def behalf_text(subject: str, body: str, principals: Sequence[str]) -> tuple[str, str]:
+    """A message sent to a deputy (vekil) in place of ``principals`` (display names): the subject
+    says "(X adına)" and a line after the greeting says they receive it as X's vekil."""
+    names = ", ".join(principals)
+    note = f"Bu bildirim, vekili olduğunuz {names} adına size gönderilmiştir (vekalet)."
+    greeting, sep, rest = body.partition("\n\n")
+    body = f"{greeting}\n\n{note}\n\n{rest}" if sep else f"{note}\n\n{body}"
+    return f"{subject} ({names} adına)", body
+
+
 def notify_user(
     session: Session,
     user: User,
@@ -221,11 +231,17 @@ def notify_user(
     *,
     instance_id: int | None = None,
     prefs: Preferences | None = None,
+    on_behalf_of: Sequence[str] = (),
 ) -> list[str]:
     """Enqueue ``template`` for ``user`` on each channel they keep on and have an address for;
-    returns the channels used (empty: the user turned them off or has no address)."""
+    returns the channels used (empty: the user turned them off or has no address).
+
+    ``on_behalf_of``: display names of the people ``user`` receives it for as their vekil
+    (see :func:`behalf_text`)."""
     prefs = prefs or preferences(session, user.username)
     subject, body = render(template, {"name": user.full_name, **values})
+    if on_behalf_of:
+        subject, body = behalf_text(subject, body, on_behalf_of)
     used: list[str] = []
     if prefs.email and user.email:
         enqueue(session, EMAIL, user.email, subject, body, instance_id=instance_id)

@@ -3,7 +3,9 @@
 
 Reads start from the ``inbox_entry`` index (one row per audience of each active task), so a page never
 loads more tasks than it shows. Deadline status thresholds live in ``thresholds`` only: the Python
-``status_of`` and the SQL ``status_condition`` both derive from it.
+``status_of`` and the SQL ``status_condition`` both derive from it. Each row also carries the highest
+escalation step the deadline policy applied to its task (``deadlines.reached_steps``: one query for
+the page's tasks), shown as a badge beside the colour.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.functions import FunctionElement
 
-from engine import calendar, clock, definitions, permissions, search
+from engine import calendar, clock, deadlines, definitions, permissions, search
 from engine.actors import Actor
 from engine.inbox_entries import group_audience, user_audience
 from engine.models import Group, HumanTask, HumanTaskCandidate, InboxEntry, ProcessInstance, TaskState, User
@@ -176,6 +178,8 @@ class Row:
     status: DeadlineStatus
     can_claim: bool
     can_unclaim: bool
+    # The highest ladder step applied to the task (None: none yet).
+    escalation: deadlines.Reached | None = None
 
 
 @dataclass
@@ -308,6 +312,7 @@ def _rows(session: Session, actor: Actor, tab: Tab, ids: list[int], limits: Thre
             .where(HumanTask.id.in_(ids))
         ).unique()
     }
+    reached = deadlines.reached_steps(session, ids)
     rows = []
     for task_id in ids:
         task, subject = found[task_id]
@@ -319,6 +324,7 @@ def _rows(session: Session, actor: Actor, tab: Tab, ids: list[int], limits: Thre
                 status=status_of(task.created_at, task.due_at, limits),
                 can_claim=is_open and tab is not Tab.MINE,
                 can_unclaim=not is_open and tab is not Tab.GROUP,
+                escalation=reached.get(task_id),
             )
         )
     return rows

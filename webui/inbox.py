@@ -1,4 +1,5 @@
-"""The inbox (``/``): tabs with counts, filters, sorting, paging, saved filters, claim and unclaim."""
+"""The inbox (``/``): tabs with counts, filters, sorting, paging, saved filters, claim and unclaim;
+each row shows the highest escalation step the deadline policy applied to its task."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from engine.errors import Conflict, InvalidInput, NotAllowed
 from webui.request_scope import read, safe_next, write
 
 bp = Blueprint("inbox", __name__)
-
 
 @bp.get("/")
 @login_required

@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask
+from flask_babel import format_percent
 from flask_babel import gettext as _
 
-from engine import attachments, worklist
+from engine import attachments, deadlines, worklist
 from engine.models import HumanTask
 from forms.text import render
-from webui.i18n import ISTANBUL
+from webui.i18n import ISTANBUL, local_time
 
 
 def localized(value: Any) -> str:
@@ -76,6 +77,76 @@ def deadline_status(task: HumanTask) -> str:
     return str(worklist.status_of(task.created_at, task.due_at, worklist.thresholds()))
 
 
+# Severity of each step's badge (a CSS class; the text says the same, colour is only a help).
+ESCALATION_SEVERITY = {
+    "hatirlatma": "info",
+    "hatirlatma_yonetici": "warn",
+    "yuzde_50": "info",
+    "yuzde_75": "warn",
+    "son_2_gun": "bad",
+    "gecikti": "bad",
+}
+
+
+def escalation_badge(reached: deadlines.Reached) -> dict[str, str]:
+    """Text, explanation (tooltip and screen readers) and severity of an escalation step's badge,
+    in the inbox and on the task page."""
+    # "%75" in Turkish, "75%" in English: the number is formatted for the UI language.
+    percent, days = format_percent((reached.percent or 0) / 100), reached.days or 0
+    texts = {
+        "hatirlatma": (
+            _("Hatırlatıldı"),
+            _("İş bekliyor: yapabilecek kişilere hatırlatma gönderildi."),
+        ),
+        "hatirlatma_yonetici": (
+            _("Yöneticiye bildirildi"),
+            _("İş hâlâ bekliyor: Şef ve Müdüre bildirildi."),
+        ),
+        "yuzde_50": (
+            _("%(percent)s uyarısı", percent=percent),
+            _("Geçen süre %(percent)s: işi yapana hatırlatıldı.", percent=percent),
+        ),
+        "yuzde_75": (
+            _("%(percent)s uyarısı", percent=percent),
+            _("Geçen süre %(percent)s: yöneticilere ve Özel Kalem Şefine bildirildi.", percent=percent),
+        ),
+        "son_2_gun": (
+            _("Son %(days)s gün", days=days),
+            _("Son tarihe %(days)s iş günü kaldı: işi yapana ve yöneticilere acil uyarı gönderildi.", days=days),
+        ),
+        "gecikti": (
+            _("Gecikme bildirildi"),
+            _("Son tarih geçti: iş açık ve gecikmiş olarak işaretlendi, yöneticilere bildirildi."),
+        ),
+    }
+    if reached.scope == "case":
+        texts |= {
+            "son_2_gun": (
+                _("Yasal süre: son %(days)s gün", days=days),
+                _(
+                    "Yasal süreye %(days)s iş günü kaldı: Özel Kalem Müdürüne bildirildi; süreç bekliyorsa "
+                    "ara cevap veya süre uzatımı görevi açıldı.",
+                    days=days,
+                ),
+            ),
+            "gecikti": (
+                _("Yasal süre aşıldı"),
+                _(
+                    "Yasal süre geçti: dosya gecikmiş olarak işaretlendi, Başkan Yardımcılarına ve Özel Kalem "
+                    "Müdürüne bildirildi."
+                ),
+            ),
+        }
+    label, explanation = texts.get(reached.step, (reached.step, ""))
+    when = _("Uyarı zamanı: %(when)s", when=local_time(reached.applied_at))
+    return {
+        "label": label,
+        "title": f"{explanation} {when}".strip(),
+        "explanation": explanation,
+        "severity": ESCALATION_SEVERITY.get(reached.step, "info"),
+    }
+
+
 def labels() -> dict[str, Any]:
     return {
         "status_labels": {
@@ -118,6 +189,7 @@ def labels() -> dict[str, Any]:
         "upload_accept": ",".join(sorted(attachments.ALLOWED_TYPES)),
         "upload_max_mb": attachments.MAX_BYTES // (1024 * 1024),
         "deadline_status": deadline_status,
+        "escalation_badge": escalation_badge,
     }
 
 

@@ -127,8 +127,8 @@ def test_untouched_4982_application_climbs_the_ladder_at_business_day_instants(d
     report = read(db, lambda s: deadlines.overdue_cases(s))
     assert [r["business_key"] for r in report] == ["BE-2026-1"]
     # Visible on the task, in the audit trail, and the chain holds.
-    shown = read(db, lambda s: deadlines.escalations(s, havale))
-    assert [(e["scope"], e["step"]) for e in shown][-2:] in (
+    shown = read(db, lambda s: deadlines.applied_steps(s, havale))
+    assert [(e.scope, e.step) for e in shown][-2:] in (
         [("task", "gecikti"), ("case", "gecikti")],
         [("case", "gecikti"), ("task", "gecikti")],
     )
@@ -258,3 +258,138 @@ def test_concurrent_deadline_runs_apply_each_step_once(pg_db):
         == 20
     )
     assert read(pg_db, audit.verify).ok
+
+
+# --- vekalet: the vekil is told too, on whose behalf -------------------------------------------------
+
+
+def vekalet(db, principal: str, substitute: str, start: str, end: str, keys: tuple[str, ...] = ()) -> None:
+    act(
+        db,
+        "admin",
+        lambda s, a: people.add_substitution(s, a, principal, substitute, ist(start), ist(end), process_keys=keys),
+    )
+
+
+def mail_rows(db, subject_part: str) -> list[Notification]:
+    return read(
+        db,
+        lambda s: s.scalars(
+            select(Notification).where(Notification.channel == "email", Notification.subject.contains(subject_part))
+        ).all(),
+    )
+
+
+def test_a_vekil_gets_the_step_of_the_person_they_stand_in_for_saying_on_whose_behalf(db, case_4982):
+    # The reminder at 18 May 10:00 goes to the intake group: hi1, hi2 and ok.mudur (its manager).
+    vekalet(db, "hi1", "sekreter1", "2026-05-16 08:00", "2026-05-30 17:30")  # hi1 is on leave
+    vekalet(db, "ok.mudur", "sekreter1", "2026-05-16 08:00", "2026-05-30 17:30", ("bilgi_edinme_sure",))
+    vekalet(db, "hi2", "ok.mudur", "2026-05-16 08:00", "2026-05-30 17:30")  # notified in their own right anyway
+    vekalet(db, "hi2", "sekreter2", "2026-05-16 08:00", "2026-05-30 17:30", ("sure_paralel",))  # another process
+    vekalet(db, "hi1", "protokol1", "2026-05-10 08:00", "2026-05-17 17:30")  # already over
+    run_at(db, "2026-05-18 10:00")
+
+    sent = mail_rows(db, "Hatırlatma: 'Başvuruyu havale et'")
+    by_recipient: dict[str, list[Notification]] = {}
+    for row in sent:
+        by_recipient.setdefault(row.recipient, []).append(row)
+    # The principal away on leave is still told (they stay responsible); nobody gets two messages.
+    assert set(by_recipient) == {"hi1@kalem.local", "hi2@kalem.local", "ok.mudur@kalem.local", "sekreter1@kalem.local"}
+    assert all(len(rows) == 1 for rows in by_recipient.values())
+    # One message to the vekil of two recipients, naming both.
+    deputy = by_recipient["sekreter1@kalem.local"][0]
+    assert deputy.subject == "Hatırlatma: 'Başvuruyu havale et' işi bekliyor (Burak Güneş, Ayşe Çelik adına)"
+    assert deputy.body.startswith("Sayın Gül Erdem,")
+    assert "vekili olduğunuz Burak Güneş, Ayşe Çelik adına" in deputy.body
+    assert "adına" not in by_recipient["hi1@kalem.local"][0].subject
+    assert "vekili olduğunuz" not in by_recipient["ok.mudur@kalem.local"][0].body
+
+    details = read(db, lambda s: s.scalars(select(DeadlineStep.details).where(DeadlineStep.step == "hatirlatma")).one())
+    assert details["notified"] == ["hi1", "hi2", "ok.mudur", "sekreter1"]
+    assert details["deputies"] == {"sekreter1": ["hi1", "ok.mudur"]}
+    logged = read(
+        db, lambda s: s.scalars(select(AuditEvent.details).where(AuditEvent.action == "deadline.hatirlatma")).one()
+    )
+    assert logged["deputies"] == {"sekreter1": ["hi1", "ok.mudur"]} and "sekreter1" in logged["notified"]
+
+
+# --- a legal due that moves: the 4982 extension ------------------------------------------------------
+
+
+def test_after_a_4982_extension_the_red_step_and_the_flag_wait_for_the_new_due(db):
+    deploy_here(db, "bilgi_edinme_uzatma.bpmn")
+    with clock.frozen_at(ist(RECEIVED)):
+        case_id = act(
+            db,
+            "hi1",
+            lambda s, a: (
+                instances.start(
+                    s,
+                    a,
+                    "bilgi_edinme_uzatma",
+                    business_key="BE-UZ-1",
+                    data={"kanun": "4982", "basvuru_tarihi": "2026-05-15"},
+                ).id
+            ),
+        )
+    run_at(db, RECEIVED)
+    hazirla, karar = (
+        read(db, lambda s, b=b: s.scalar(select(HumanTask.id).where(HumanTask.bpmn_id == b)))
+        for b in ("Task_hazirla", "Task_karar")
+    )
+    run_at(db, "2026-06-02 11:30")  # 50 % of the 15 iş günü window
+    assert ("t", "Task_hazirla", "yuzde_50", "applied") in steps(db)
+    half_mails = len(mail_rows(db, "süresinin yarısı doldu"))
+    assert half_mails > 0
+
+    # The Müdür extends the period on 3 June: 30 iş günü from receipt, Thu 2 July 17:30 (§4.3).
+    with clock.frozen_at(ist("2026-06-03 10:00")):
+        act(db, "ok.mudur", lambda s, a: tasks.complete(s, a, karar, {}))
+    new_due = ist("2026-07-02 17:30")
+    new_red = ist("2026-07-01 08:30")  # due − 2 business days
+    assert [s.at for s in deadlines.case_ladder(deadlines.DEFAULT_POLICY, new_due)] == [new_red, new_due]
+
+    # Nothing at the old instants (red: Wed 10 June 08:30; due: Thu 11 June 17:30).
+    run_at(db, "2026-06-10 08:30")
+    run_at(db, "2026-06-12 09:00")
+    assert not {s for s in steps(db) if s[2] in ("son_2_gun", "gecikti")}
+    assert not mails(db, "Yasal süre dolmak üzere") and not mails(db, "Yasal süre aşıldı")
+    assert read(db, lambda s: deadlines.overdue_cases(s)) == []
+    watches = read(db, lambda s: {w.key: (w.due_at, w.next_step) for w in s.scalars(select(DeadlineWatch))})
+    assert watches[f"c:{case_id}"] == (new_due, "son_2_gun")
+    assert watches[f"t:{hazirla}"][0] == new_due
+    replanned = read(
+        db, lambda s: s.scalars(select(AuditEvent.details).where(AuditEvent.action == "deadline.replanned")).all()
+    )
+    assert {d["key"] for d in replanned} == {f"c:{case_id}", f"t:{hazirla}"}
+
+    # The red step comes at the new due − 2 business days, for the case and its open task.
+    run_at(db, "2026-07-01 08:29")
+    assert not {s for s in steps(db) if s[2] == "son_2_gun"}
+    run_at(db, "2026-07-01 08:30")
+    red = read(
+        db,
+        lambda s: {r.key: r.due_at for r in s.scalars(select(DeadlineStep).where(DeadlineStep.step == "son_2_gun"))},
+    )
+    assert red == {f"c:{case_id}": new_red, f"t:{hazirla}": new_red}
+    notices = [r.body for r in mail_rows(db, "Yasal süre dolmak üzere: BE-UZ-1")]
+    assert notices and all("02.07.2026 17:30" in body for body in notices)
+    run_at(db, new_due.astimezone(ist(RECEIVED).tzinfo).strftime("%Y-%m-%d %H:%M"))
+    assert [r["business_key"] for r in read(db, lambda s: deadlines.overdue_cases(s))] == ["BE-UZ-1"]
+
+    # Nothing applied before the extension was repeated: one 50 % step, sent once, at the old instant.
+    half = read(
+        db,
+        lambda s: s.scalars(
+            select(DeadlineStep).where(DeadlineStep.key == f"t:{hazirla}", DeadlineStep.step == "yuzde_50")
+        ).all(),
+    )
+    assert [h.due_at for h in half] == [ist("2026-06-02 11:30")]
+    assert len(mail_rows(db, "süresinin yarısı doldu")) == half_mails
+    per_step = read(
+        db,
+        lambda s: s.execute(
+            select(DeadlineStep.key, DeadlineStep.step, func.count()).group_by(DeadlineStep.key, DeadlineStep.step)
+        ).all(),
+    )
+    assert {n for _k, _s, n in per_step} == {1}

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from factories import act, deploy, read, start
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from engine import clock, people, search, tasks, worklist
+from engine import clock, deadlines, people, search, tasks, worklist
 from engine.models import HumanTask, SavedFilter
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 12:00 in Istanbul
@@ -203,3 +203,69 @@ def test_inbox_engine_tabs_agree_with_the_engine_inbox(cases):
 def test_fold_tr_is_turkish_lower_case():
     assert search.fold_tr("İSTANBUL IŞIK ÇĞÖŞÜ") == "istanbul ışık çğöşü"
     assert search.contains_pattern(" 100%_ ") == "%100\\%\\_%"
+
+
+def row_html(response, task_id):
+    html = response.get_data(as_text=True)
+    found = re.search(rf'data-task-id="{task_id}">(.*?)</tr>', html, re.S)
+    assert found, f"no row of task {task_id}"
+    return found.group(1)
+
+
+def test_a_row_shows_the_highest_escalation_step_applied_to_its_task(cases, signed_in):
+    soon = case(cases, due="2026-03-20")
+    later = case(cases, due="2026-04-30")
+    task = read(cases, lambda s: s.get(HumanTask, soon))
+    ladder = {
+        s.name: s.at
+        for s in deadlines.task_ladder(deadlines.DEFAULT_POLICY, task.created_at, task.due_at, intake=False)
+    }
+    idari1 = signed_in("idari1")
+    deadlines.run(cases, NOW)  # the tasks are watched; no step is due yet
+    deadlines.run(cases, ladder["yuzde_50"] - timedelta(minutes=1))
+    assert "data-escalation" not in idari1.get("/?tab=group").get_data(as_text=True)
+
+    deadlines.run(cases, ladder["yuzde_50"])
+    page = idari1.get("/?tab=group")
+    row = row_html(page, soon)
+    assert 'data-escalation="yuzde_50"' in row and "%50 uyarısı" in row
+    # Explained in a tooltip and in text for screen readers, not by colour alone.
+    assert 'title="Geçen süre %50: işi yapana hatırlatıldı.' in row
+    assert '<span class="visually-hidden"> — Geçen süre %50' in row
+    assert "data-escalation" not in row_html(page, later)
+
+    # At the red instant the 75 % step is superseded (never sent) and the red one applied: the
+    # badge shows the highest step applied.
+    deadlines.run(cases, ladder["son_2_gun"])
+    row = row_html(idari1.get("/?tab=group"), soon)
+    assert 'data-escalation="son_2_gun"' in row and "Son 2 gün" in row and "%50 uyarısı" not in row
+    deadlines.run(cases, ladder["gecikti"])
+    row = row_html(idari1.get("/?tab=group"), soon)
+    assert 'data-escalation="gecikti"' in row and "Gecikme bildirildi" in row
+    # The task page lists every step applied, oldest first, each explained in words.
+    shown = idari1.get(f"/tasks/{soon}").get_data(as_text=True)
+    assert re.findall(r'data-escalation="(\w+:\w+)"', shown) == ["task:yuzde_50", "task:son_2_gun", "task:gecikti"]
+    assert "Süre uyarıları" in shown and "Son tarih geçti: iş açık ve gecikmiş olarak işaretlendi" in shown
+    assert "data-escalation" not in idari1.get(f"/tasks/{later}").get_data(as_text=True)
+
+
+def test_escalation_badges_are_read_with_one_query_for_the_page(cases):
+    ids = [case(cases, due="2026-03-10") for _ in range(3)]
+    task = read(cases, lambda s: s.get(HumanTask, ids[0]))
+    deadlines.run(cases, NOW)
+    deadlines.run(cases, task.due_at)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def inbox_page(s):
+        return worklist.page(s, people.actor_for(s, "idari1"), worklist.Query(tab=worklist.Tab.GROUP))
+
+    event.listen(cases.read_engine, "before_cursor_execute", count)
+    try:
+        page = read(cases, inbox_page)
+    finally:
+        event.remove(cases.read_engine, "before_cursor_execute", count)
+    assert {r.task.id: r.escalation.step for r in page.rows} == dict.fromkeys(ids, "gecikti")
+    assert len([s for s in statements if "deadline_step" in s]) == 1
