@@ -24,7 +24,13 @@ case ``gecikti``       legal due               flag the case overdue (overdue re
 
 Thresholds, groups and messages are configurable per process (:func:`set_policy`). A user task
 whose BPMN has its own timer or escalation boundary event is escalated by the BPMN, not by the
-policy (its colour still follows :func:`deadline_status`). Nothing here ever closes a task.
+policy. Nothing here ever closes a task.
+
+**Colour.** The inbox colours a task by ``engine.worklist.status_of`` (one definition, also used as
+SQL for the status filter): approaching from the default policy's ``approaching`` share of the
+window, or within ``red_business_days`` business days of the due. It measures the share in
+calendar time, which SQL can compare; the steps here measure business time, so a yellow colour may
+come a little before or after the 50 % notice.
 
 **Exactly once.** The job reads the audit trail as a change feed (its ``seq`` is gap-free and
 assigned under the chain-head lock, so it is also commit order) to keep one ``deadline_watch``
@@ -68,7 +74,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from typing import Any
 
 from lxml import etree
@@ -113,14 +118,6 @@ CASE_CHANGES = frozenset(
 WORKDAY_START = time(8, 30)
 POLICY_EDITORS = frozenset({"surec_tasarimcisi", "ozel_kalem_muduru"})
 ENDED = (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
-
-
-class DeadlineStatus(StrEnum):
-    """The colour of a task in every inbox: green, yellow (from the 50 % point), red (overdue)."""
-
-    ON_TIME = "on_time"
-    APPROACHING = "approaching"
-    OVERDUE = "overdue"
 
 
 # Escalation level stored on the task (``human_task.escalation_level``) by each step.
@@ -353,46 +350,6 @@ def _monotone(chain: str, items: list[tuple[str, datetime]]) -> list[Step]:
         floor = at if floor is None else max(floor, at)
         steps.append(Step(name, chain, floor))
     return steps
-
-
-# --- colour ----------------------------------------------------------------------------------------
-
-
-def _reference_due(task: HumanTask, legal_due_at: datetime | None) -> datetime | None:
-    dues = [d for d in (task.due_at, legal_due_at) if d is not None]
-    return min(dues) if dues else None
-
-
-def deadline_status(
-    task: HumanTask, now: datetime | None = None, *, policy: Policy | None = None, legal_due_at: datetime | None = None
-) -> DeadlineStatus:
-    """on_time / approaching (from the policy's 50 % point) / overdue, for a task at ``now``.
-
-    A finished task is judged at its completion. ``legal_due_at`` (the case's) counts when earlier.
-    """
-    level = deadline_level(task, now, policy=policy, legal_due_at=legal_due_at)
-    if level >= LEVELS["gecikti"]:
-        return DeadlineStatus.OVERDUE
-    if level >= LEVELS["yuzde_50"]:
-        return DeadlineStatus.APPROACHING
-    return DeadlineStatus.ON_TIME
-
-
-def deadline_level(
-    task: HumanTask, now: datetime | None = None, *, policy: Policy | None = None, legal_due_at: datetime | None = None
-) -> int:
-    """The ladder level reached at ``now``: 0 none, 1 yellow (50 %), 2 (75 %), 3 red (due − 2), 4 overdue."""
-    due = _reference_due(task, legal_due_at)
-    if due is None:
-        return 0
-    at = clock.as_utc(now or clock.now())
-    if not task.is_active and task.completed_at is not None:
-        at = min(at, clock.as_utc(task.completed_at))
-    level = 0
-    for step in task_ladder(policy or DEFAULT_POLICY, task.created_at, due, intake=False):
-        if step.at <= at:
-            level = max(level, LEVELS[step.name])
-    return level
 
 
 # --- what the BPMN escalates itself ----------------------------------------------------------------

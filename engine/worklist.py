@@ -52,8 +52,8 @@ class DeadlineStatus(StrEnum):
 @dataclass(frozen=True)
 class Thresholds:
     """A task is overdue after ``due_at``; approaching once ``elapsed_fraction`` of the time from its
-    creation to ``due_at`` has passed, or when it is due by ``soon_until`` (the end of the
-    ``business_days`` th business day from now); on time otherwise (and without a due date)."""
+    creation to ``due_at`` has passed, or when it is due by ``soon_until`` (``business_days`` business
+    days from now: the deadline policy's red step); on time otherwise (and without a due date)."""
 
     now: datetime
     soon_until: datetime
@@ -62,13 +62,16 @@ class Thresholds:
 
 
 def thresholds(now: datetime | None = None) -> Thresholds:
-    """The deadline thresholds at ``now`` (default: the engine clock)."""
+    """The deadline thresholds at ``now`` (default: the engine clock), from the deadline policy's
+    defaults: its yellow share of the window and its red number of business days."""
     now = now or clock.now()
-    cal = calendar.default_calendar()
-    days = 2
-    soon_day = cal.add_business_days(cal.local_date(now), days)
+    policy = deadlines.DEFAULT_POLICY
+    soon = deadlines.business_days_after(calendar.default_calendar(), now, policy.red_business_days)
     return Thresholds(
-        now=now, soon_until=clock.as_utc(cal.end_of_day(soon_day)), elapsed_fraction=0.5, business_days=days
+        now=now,
+        soon_until=clock.as_utc(soon),
+        elapsed_fraction=policy.approaching,
+        business_days=policy.red_business_days,
     )
 
 

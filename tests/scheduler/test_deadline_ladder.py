@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine import calendar, deadlines
+from engine import calendar, deadlines, worklist
 from engine.errors import InvalidInput
 from engine.models import HumanTask, TaskState
 from scheduler.support import ist
@@ -58,26 +58,27 @@ def test_a_short_window_keeps_the_steps_in_order():
 
 
 def test_inbox_colour_of_a_task():
-    t = task("2026-06-01 08:30", "2026-06-05 17:30")  # 45 working hours
-    assert deadlines.deadline_status(t, ist("2026-06-03 12:00")) == "on_time"
-    assert deadlines.deadline_status(t, ist("2026-06-03 13:00")) == "approaching"
-    # Due − 2 business days (Thu 08:30) falls before the 75 % point (Thu 15:15): both come at 15:15.
-    assert deadlines.deadline_level(t, ist("2026-06-04 15:14")) == 1
-    assert deadlines.deadline_level(t, ist("2026-06-04 15:15")) == 3
-    two_weeks = task("2026-06-01 08:30", "2026-06-12 17:30")  # 90 working hours
-    assert deadlines.deadline_level(two_weeks, ist("2026-06-08 08:29")) == 0
-    assert deadlines.deadline_level(two_weeks, ist("2026-06-08 08:30")) == 1  # 45 h: Fri 17:30 = Mon 08:30
-    assert deadlines.deadline_level(two_weeks, ist("2026-06-10 13:00")) == 2
-    assert deadlines.deadline_level(two_weeks, ist("2026-06-11 08:30")) == 3  # red: two business days left
-    assert deadlines.deadline_status(t, ist("2026-06-05 17:30")) == "overdue"
-    assert deadlines.deadline_status(task("2026-06-01 08:30", None), ist("2027-01-01 09:00")) == "on_time"
-    # A case's earlier legal due counts; a finished task keeps the colour it had when finished.
-    assert deadlines.deadline_status(t, ist("2026-06-03 09:00"), legal_due_at=ist("2026-06-03 17:30")) == "approaching"
-    done = task("2026-06-01 08:30", "2026-06-05 17:30", TaskState.COMPLETED)
-    done.completed_at = ist("2026-06-02 09:00")
-    assert deadlines.deadline_status(done, ist("2026-07-01 09:00")) == "on_time"
-    lenient = deadlines.Policy.from_settings({"approaching": 0.8, "escalate": 0.9})
-    assert deadlines.deadline_status(t, ist("2026-06-03 13:00"), policy=lenient) == "on_time"
+    """One definition of the colour (``worklist.status_of``, also the SQL filter), from the policy."""
+
+    def colour(t: HumanTask, now: str) -> str:
+        return worklist.status_of(t.created_at, t.due_at, worklist.thresholds(ist(now)))
+
+    two_weeks = task("2026-06-01 08:30", "2026-06-15 17:30")  # 14 days 9 h of calendar time
+    assert colour(two_weeks, "2026-06-08 12:59") == "on_time"
+    assert colour(two_weeks, "2026-06-08 13:00") == "approaching"  # the policy's 50 % of the window
+    # Within the red step's two business days of the due it is approaching whatever the share.
+    long_one = task("2026-05-01 08:30", "2026-07-31 17:30")
+    red = deadlines.business_days_after(CAL, ist("2026-07-31 17:30"), -2)
+    assert red == ist("2026-07-30 08:30")
+    assert colour(long_one, "2026-07-29 17:00") == "approaching"  # 50 % passed long ago
+    short = task("2026-07-29 08:30", "2026-07-31 17:30")
+    assert colour(short, "2026-07-29 08:31") == "on_time"
+    assert colour(short, "2026-07-30 08:30") == "approaching"
+    assert colour(short, "2026-07-31 17:30") == "approaching" and colour(short, "2026-07-31 17:31") == "overdue"
+    assert colour(task("2026-06-01 08:30", None), "2027-01-01 09:00") == "on_time"
+    thresholds = worklist.thresholds(ist("2026-06-01 09:00"))
+    assert thresholds.elapsed_fraction == deadlines.DEFAULT_POLICY.approaching
+    assert thresholds.business_days == deadlines.DEFAULT_POLICY.red_business_days
 
 
 def test_policy_settings_round_trip_and_validation():

@@ -11,7 +11,7 @@ import pytest
 from factories import act, read
 from sqlalchemy import func, select
 
-from engine import audit, clock, deadlines, instances, outbox, people, tasks
+from engine import audit, clock, deadlines, instances, outbox, people, tasks, worklist
 from engine.errors import InvalidInput, NotAllowed
 from engine.models import AuditEvent, HumanTask, Notification, TaskState
 from engine.models.scheduling import DeadlineStep, DeadlineWatch
@@ -192,7 +192,7 @@ def test_bpmn_escalation_wins_over_the_policy(db):
     assert not [s for s in got if s[1] == "Task_bpmn"]  # its own boundary timer escalates it
     # Its colour still follows the same rule as every task's.
     task = read(db, lambda s: s.scalars(select(HumanTask).where(HumanTask.bpmn_id == "Task_bpmn")).one())
-    assert deadlines.deadline_status(task, ist("2026-06-08 09:00")) == deadlines.DeadlineStatus.OVERDUE
+    assert worklist.status_of(task.created_at, task.due_at, worklist.thresholds(ist("2026-06-08 09:00"))) == "overdue"
 
 
 def test_policy_is_configurable_per_process_and_guarded(db):
