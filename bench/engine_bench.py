@@ -16,7 +16,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select, text
 
@@ -99,51 +102,81 @@ def fill_tasks(database: dbmod.Database, total: int) -> None:
         carrier = s.scalar(select(ProcessInstance.id).limit(1))
         existing = s.scalar(text("SELECT count(*) FROM human_task WHERE state IN ('open','claimed')"))
         start_id = (s.scalar(text("SELECT coalesce(max(id), 0) FROM human_task")) or 0) + 1
-        now = time.time()
-        from datetime import UTC, datetime, timedelta
-
-        base = datetime.fromtimestamp(now, UTC)
+        base = datetime.now(UTC)
         groups = ["idari_isler", "fen_isleri", "zabita", "temizlik_isleri", "imar"]
-        rows, cands, entries = [], [], []
-        for i in range(total - existing):
-            tid = start_id + i
-            rows.append(
-                {
-                    "id": tid,
-                    "instance_id": carrier,
-                    "spiff_task_id": f"{tid:036d}",
-                    "bpmn_id": "Task_x",
-                    "name": "Sentetik görev",
-                    "process_key": "test_havale",
-                    "business_key": f"B-{tid}",
-                    "lane": None,
-                    "form_key": None,
-                    "state": "open",
-                    "assignee": None,
-                    "priority": 50,
-                    "due_at": base + timedelta(minutes=i % 50000),
-                    "escalation_level": 0,
-                    "created_at": base,
-                }
-            )
-            group = groups[i % len(groups)]
-            cands.append({"task_id": tid, "group_code": group})
-            entries.append(
-                {
-                    "task_id": tid,
-                    "audience": f"g:{group}",
-                    "due_sort": rows[-1]["due_at"],
-                    "priority": 50,
-                    "process_key": "test_havale",
-                    "shared": False,
-                }
-            )
-            if len(rows) == 5000:
-                flush(s, rows, cands, entries)
-                rows, cands, entries = [], [], []
-        if rows:
-            flush(s, rows, cands, entries)
+        insert_tasks(
+            s,
+            (
+                synthetic_task(
+                    start_id + i,
+                    carrier,
+                    groups[i % len(groups)],
+                    due=base + timedelta(minutes=i % 50000),
+                    created=base,
+                )
+                for i in range(total - existing)
+            ),
+        )
     settle(database)
+
+
+def synthetic_task(
+    tid: int,
+    instance_id: int,
+    group: str,
+    *,
+    due: datetime,
+    created: datetime | None = None,
+    priority: int = 50,
+    bpmn_id: str = "Task_x",
+    name: str = "Sentetik görev",
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The rows of one open task offered to ``group``: (human_task, candidate, inbox entry)."""
+    row = {
+        "id": tid,
+        "instance_id": instance_id,
+        "spiff_task_id": f"{tid:036d}",
+        "bpmn_id": bpmn_id,
+        "name": name,
+        "process_key": "test_havale",
+        "business_key": f"B-{tid}",
+        "lane": None,
+        "form_key": None,
+        "state": "open",
+        "assignee": None,
+        "priority": priority,
+        "due_at": due,
+        "escalation_level": 0,
+        "created_at": created or due - timedelta(days=3),
+    }
+    entry = {
+        "task_id": tid,
+        "audience": f"g:{group}",
+        "due_sort": due,
+        "priority": priority,
+        "process_key": "test_havale",
+        "shared": False,
+    }
+    return row, {"task_id": tid, "group_code": group}, entry
+
+
+def insert_tasks(session, tasks: Iterable[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]) -> None:  # type: ignore[no-untyped-def]
+    """Insert synthetic tasks in batches of 5,000, so memory stays flat however many there are."""
+    batch: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+    for task in tasks:
+        batch.append(task)
+        if len(batch) == 5000:
+            _flush(session, batch)
+            batch = []
+    if batch:
+        _flush(session, batch)
+
+
+def _flush(session, batch) -> None:  # type: ignore[no-untyped-def]
+    rows, cands, entries = zip(*batch, strict=True)
+    session.execute(insert(HumanTask), list(rows))
+    session.execute(insert(HumanTaskCandidate), list(cands))
+    session.execute(insert(InboxEntry), list(entries))
 
 
 def settle(database: dbmod.Database) -> None:
@@ -153,12 +186,6 @@ def settle(database: dbmod.Database) -> None:
         return
     with database.write_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
-
-
-def flush(session, rows, cands, entries) -> None:  # type: ignore[no-untyped-def]
-    session.execute(insert(HumanTask), rows)
-    session.execute(insert(HumanTaskCandidate), cands)
-    session.execute(insert(InboxEntry), entries)
 
 
 def bench_inbox(database: dbmod.Database, n: int) -> list[float]:

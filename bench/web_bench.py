@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from engine_bench import fill_instances, flush, open_db, settle, start_one, stats  # noqa: E402
+from engine_bench import fill_instances, insert_tasks, open_db, settle, start_one, stats, synthetic_task  # noqa: E402
 
 import handlers  # noqa: E402
 from engine import db as dbmod  # noqa: E402
@@ -42,45 +42,22 @@ def fill_cases(database: dbmod.Database, total: int) -> None:
         ids = list(s.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id)))[1:]
         start_id = (s.scalar(text("SELECT coalesce(max(id), 0) FROM human_task")) or 0) + 1
         base = datetime.now(UTC)
-        rows, cands, entries = [], [], []
-        for i, instance_id in enumerate(ids):
-            tid, group = start_id + i, GROUPS[i % len(GROUPS)]
-            due = base + timedelta(hours=(i % 1500) - 200)
-            rows.append(
-                {
-                    "id": tid,
-                    "instance_id": instance_id,
-                    "spiff_task_id": f"{tid:036d}",
-                    "bpmn_id": "Task_kayit",
-                    "name": f"Sentetik görev {i % 97}",
-                    "process_key": "test_havale",
-                    "business_key": f"B-{tid}",
-                    "lane": None,
-                    "form_key": None,
-                    "state": "open",
-                    "assignee": None,
-                    "priority": 30 + i % 50,
-                    "due_at": due,
-                    "escalation_level": 0,
-                    "created_at": base - timedelta(days=3),
-                }
-            )
-            cands.append({"task_id": tid, "group_code": group})
-            entries.append(
-                {
-                    "task_id": tid,
-                    "audience": f"g:{group}",
-                    "due_sort": due,
-                    "priority": rows[-1]["priority"],
-                    "process_key": "test_havale",
-                    "shared": False,
-                }
-            )
-            if len(rows) == 5000:
-                flush(s, rows, cands, entries)
-                rows, cands, entries = [], [], []
-        if rows:
-            flush(s, rows, cands, entries)
+        insert_tasks(
+            s,
+            (
+                synthetic_task(
+                    start_id + i,
+                    instance_id,
+                    GROUPS[i % len(GROUPS)],
+                    due=base + timedelta(hours=(i % 1500) - 200),
+                    created=base - timedelta(days=3),
+                    priority=30 + i % 50,
+                    bpmn_id="Task_kayit",
+                    name=f"Sentetik görev {i % 97}",
+                )
+                for i, instance_id in enumerate(ids)
+            ),
+        )
     settle(database)
 
 
@@ -130,7 +107,8 @@ def bench(label: str, database: dbmod.Database, settings: Settings, n: int) -> N
 
 def main() -> None:
     n = 10 if "--quick" in sys.argv else 50
-    settings = Settings(instance_dir=Path(tempfile.mkdtemp()), audit_key="bench")
+    # Request lines would drown the figures: only warnings are logged while measuring.
+    settings = Settings(instance_dir=Path(tempfile.mkdtemp()), audit_key="bench", extra={"KALEM_LOG_LEVEL": "WARNING"})
     setup.configure(settings, handlers.ALL)
     sqlite = open_db(f"sqlite:///{settings.instance_dir / 'web.sqlite3'}")
     start_one(sqlite)
