@@ -113,6 +113,7 @@ ROLE_USERS: list[tuple[str, str, str, list[tuple[str, bool]]]] = [
     ("admin", "Sistem Yöneticisi", "Sistem Yöneticisi", [("sistem_yoneticisi", True)]),
     ("admin2", "Yedek Sistem Yöneticisi", "Sistem Yöneticisi", [("sistem_yoneticisi", True)]),
     ("ebys", "EBYS Entegrasyonu", "Entegrasyon Hesabı", [("entegrasyon", False)]),
+    ("ebelediye", "e-Belediye Entegrasyonu", "Entegrasyon Hesabı", [("entegrasyon", False)]),
 ]
 
 
