@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, g, redirect, session
+from flask import Blueprint, Flask, g, redirect, request, session
 from flask_babel import Babel, gettext
 
 from engine import clock
@@ -52,7 +52,10 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark on
 
 
 def get_locale() -> str:
-    """The language chosen in this session; Turkish unless the user picked another."""
+    """The language chosen in this session; Turkish unless the user picked another. The REST API has
+    no session: its messages follow the request's Accept-Language (Turkish by default)."""
+    if request.path.startswith("/api/"):
+        return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE) or DEFAULT_LANGUAGE
     chosen = session.get("lang")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 

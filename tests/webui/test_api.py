@@ -86,6 +86,17 @@ def test_bad_input_is_named(client, db) -> None:
     assert client.get("/api/v1/yok", headers=headers).json["error"]["code"] == "not_found"
 
 
+def test_errors_follow_accept_language(client, db) -> None:
+    headers = bearer(db, "idari1")
+    turkish = client.get("/api/v1/instances/999999", headers=headers)
+    assert turkish.json["error"]["message"] == "Süreç örneği bulunamadı: 999999."
+    english = client.get("/api/v1/instances/999999", headers={**headers, "Accept-Language": "en-GB,en;q=0.8"})
+    assert english.status_code == 404 and english.json["error"]["message"] == "Process instance not found: 999999."
+    # Unknown languages fall back to Turkish.
+    other = client.get("/api/v1/instances/999999", headers={**headers, "Accept-Language": "de"})
+    assert other.json["error"]["message"] == turkish.json["error"]["message"]
+
+
 def test_openapi_document_lists_every_operation(client) -> None:
     document = client.get("/api/v1/openapi.json").json
     assert document["openapi"].startswith("3.")
