@@ -37,6 +37,13 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return s
 
 
+@pytest.fixture(autouse=True)
+def engine_configured(settings: Settings) -> None:
+    """Every test starts from the session's engine configuration (attachment folder, audit key,
+    script time limit), whatever an app or a CLI run in an earlier test wired in."""
+    setup.configure(settings, handlers.ALL)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
     path = tmp_path_factory.mktemp("template") / "kalem.sqlite3"

@@ -26,6 +26,7 @@ from engine import (
     instances,
     messages,
     people,
+    reports,
     starting,
     tasks,
     timers,
@@ -618,6 +619,62 @@ def check_command(ctx: Context, instance_ids: tuple[int, ...], batch: int, as_js
         click.echo(f"{report.checked} örnek denetlendi, {len(report.differences)} fark bulundu.")
     if not report.ok:
         sys.exit(10)
+
+
+@main.group("report")
+def report_group() -> None:
+    """Yasal raporlar."""
+
+
+@report_group.command("bedk")
+@click.option("--year", type=int, metavar="YYYY", help="Raporun yılı (varsayılan: geçen yıl).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv", "xlsx"]),
+    default="text",
+    show_default=True,
+    help="Çıktı biçimi.",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Çıktının yazılacağı dosya.")
+@as_option
+@pass_ctx
+def report_bedk(ctx: Context, year: int | None, fmt: str, output: Path | None, as_user: str | None) -> None:
+    """Bilgi Edinme Değerlendirme Kuruluna yıllık 4982 raporu: başvurular, sonuçlar, ret dayanakları, itirazlar."""
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("XLSX biçimi için --output ile bir dosya adı verin.")
+    chosen = year if year is not None else reports.last_year()
+    report = ctx.read(as_user, lambda s, a: reports.bedk_report(s, a, chosen))
+    if fmt == "xlsx" and output is not None:
+        with output.open("wb") as out:
+            reports.write_xlsx(report, out)
+    else:
+        text = reports.to_csv(report) if fmt == "csv" else _bedk_text(report)
+        if output is None:
+            click.echo(text.lstrip("\ufeff"), nl=False)
+            return
+        output.write_text(text, encoding="utf-8")
+    click.echo(f"Rapor yazıldı: {output} ({report.year}, {report.applications} başvuru).")
+
+
+def _bedk_text(report: reports.BedkReport) -> str:
+    local = report.generated_at.astimezone(reports.ISTANBUL)
+    lines = [
+        f"BEDK yıllık bilgi edinme raporu: {report.year}",
+        f"Başvuru tarihine göre (Europe/Istanbul); hazırlandığı an: {local:%d.%m.%Y %H:%M}",
+    ]
+    if not report.year_complete:
+        lines.append(str(reports.INTERIM_NOTE))
+    rows = report.lines()
+    width = max(len(r.label) for r in rows)
+    section = ""
+    for row in rows:
+        if row.section != section:
+            section = row.section
+            lines += ["", str(reports.SECTION_TITLES[section])]
+        lines.append(f"  {row.label:<{width}}  {row.count:>6}")
+    lines += ["", *(str(note) for note in reports.NOTES)]
+    return "\n".join(lines) + "\n"
 
 
 @main.group("calendar")

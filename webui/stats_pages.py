@@ -1,6 +1,7 @@
 """Where time goes (``/stats``): volumes and on-time rates per process and directorate with charts
 and CSV export, the heatmap of a process version (average and p90 waiting time and late counts per
-task on its diagram), and the JSON an instance diagram draws: completed path, tokens, incidents.
+task on its diagram), the JSON an instance diagram draws: completed path, tokens, incidents, and the
+annual 4982 report to BEDK (``/stats/bedk``, with CSV and XLSX).
 
 Statistics are for managers, process designers, auditors and administrators (the engine refuses
 anyone else: 403); an instance's diagram data is for whoever may see the case (else 404).
@@ -8,6 +9,7 @@ anyone else: 403); an instance's diagram data is for whoever may see the case (e
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from typing import Any
 
@@ -16,13 +18,14 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy.orm import Session
 
-from engine import process_stats
+from engine import process_stats, reports
 from engine.actors import Actor
 from engine.errors import InvalidInput
 from webui.request_scope import read
 
 bp = Blueprint("stats_pages", __name__)
 KINDS = ("directorate", "role", "")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _day(name: str) -> date | None:
@@ -178,6 +181,60 @@ def version_source(key: str, version: int) -> Response:
     xml = read(lambda s, a: process_stats.version_source(s, a, key, version))
     response = Response(xml, mimetype="application/xml")
     response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+# --- the annual 4982 report to BEDK -----------------------------------------------------------------
+
+
+def _year() -> int:
+    value = request.args.get("year", "").strip()
+    if not value:
+        return reports.last_year()
+    if not value.isdigit():
+        raise InvalidInput(_("Yıl dört haneli bir sayı olmalı."), field_errors={"year": [_("Geçersiz yıl.")]})
+    return int(value)
+
+
+@bp.get("/stats/bedk")
+@login_required
+def bedk_page() -> Any:
+    """The year's table with a year picker and the downloads; a bad year shows last year's with the error."""
+    errors: dict[str, list[str]] = {}
+    try:
+        year = _year()
+        report = read(lambda s, a: reports.bedk_report(s, a, year))
+    except InvalidInput as exc:
+        errors = {k: [str(m) for m in v] for k, v in exc.field_errors.items()} or {"year": [str(exc.message)]}
+        report = read(lambda s, a: reports.bedk_report(s, a, reports.last_year()))
+    page = render_template(
+        "stats/bedk.html",
+        report=report,
+        years=reports.selectable_years(),
+        errors=errors,
+        requested=request.args.get("year", ""),
+        outcomes=[line for line in report.lines() if line.section == "applications"],
+        objections=[line for line in report.lines() if line.section == "objections"],
+        titles=reports.SECTION_TITLES,
+        notes=reports.NOTES,
+        interim_note=reports.INTERIM_NOTE,
+    )
+    return page, 400 if errors else 200
+
+
+@bp.get("/stats/bedk.<any(csv, xlsx):fmt>")
+@login_required
+def bedk_export(fmt: str) -> Response:
+    year = _year()
+    report = read(lambda s, a: reports.bedk_report(s, a, year))
+    if fmt == "csv":
+        response = Response(reports.to_csv(report), mimetype="text/csv; charset=utf-8")
+    else:
+        out = io.BytesIO()
+        reports.write_xlsx(report, out)
+        response = Response(out.getvalue(), mimetype=XLSX_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{reports.export_filename(year, fmt)}"'
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

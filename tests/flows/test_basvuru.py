@@ -12,10 +12,11 @@ import pytest
 from factories import act, deploy_flow, only_task, open_tasks, read, start
 from sqlalchemy import select
 
-from engine import clock, instances, tasks, timers
+from engine import clock, deadlines, instances, tasks, timers
 from engine.calendar import default_calendar
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.models import Notification
+from engine.models import HumanTask, Notification, TaskState
+from engine.models.scheduling import DeadlineStep
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 # Tuesday 2026-03-10, 09:00 in Istanbul: the day the petitions of most tests arrive.
@@ -462,8 +463,14 @@ def test_interim_answer_keeps_the_case_open_until_the_promised_date(flows):
     assert waiting["status"] == "running" and waiting["open_tasks"] == []
     assert waiting["data"]["durum"] == "ara_cevap_verildi"
     fire_at = datetime.combine(promised, datetime.min.time(), ISTANBUL).replace(hour=9)
-    assert [(w["type"], w["bpmn_id"], datetime.fromisoformat(w["fire_at"])) for w in waiting["waiting"]] == [
-        ("timer", "Timer_promised", fire_at)
+    assert [
+        (w["type"], w["bpmn_id"], datetime.fromisoformat(w["fire_at"]))
+        for w in waiting["waiting"]
+        if w["type"] == "timer"
+    ] == [("timer", "Timer_promised", fire_at)]
+    # While the case is being processed it also waits for the deadline policy's ara cevap message.
+    assert [(w["name"], w["bpmn_id"]) for w in waiting["waiting"] if w["type"] == "message"] == [
+        ("ara_cevap_gerekli", "Boundary_ara_cevap")
     ]
     assert timers.fire_due(db, fire_at - timedelta(minutes=1)).fired_instances == []
     # One minute after: SpiffWorkflow fires a timeDate only once it is strictly in the past.
@@ -631,6 +638,8 @@ def test_f2_information_request_runs_on_the_4982_clock_and_goes_to_f4(flows):
     complete(db, "hi1", "Task_register", cimer_register(basvuru_turu="bilgi_edinme"))
     data = detail(db, instance_id)["data"]
     assert data["yasal_son_tarih"] == default_calendar().legal_deadline("4982", date(2026, 3, 9)).isoformat()
+    # The deadline policy reads the law from the case: a 4982 clock, not 3071's ara cevap.
+    assert data["kanun"] == "4982"
     with pytest.raises(InvalidInput) as err:
         complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
     assert "on_inceleme_karari" in err.value.field_errors
@@ -726,3 +735,230 @@ def test_f3_forwarded_to_another_institution_is_recorded_in_him(flows):
     )
     final = detail(db, instance_id)
     assert final["status"] == "completed" and final["data"]["sonuc"] == "baska_kuruma_gonderildi"
+
+
+# ---------------------------------------------------------------- the deadline policy's ara cevap (3071 m.7)
+
+INTERIM = "Başvurunuz Fen İşleri Müdürlüğünde incelenmektedir; yol onarımı ihale programına alınmıştır."
+# Legal due − 2 business days, when the deadline policy asks the case for an ara cevap: F1 received
+# Tue 10 March is due Thu 9 April 17:30 (red Wed 8 April 08:30); the CİMER sevk date Mon 9 March
+# gives Wed 8 April 17:30 (red Tue 7 April 08:30); HİM as F1.
+RED = {
+    "f1_dilekce": datetime(2026, 4, 8, 8, 30, tzinfo=ISTANBUL),
+    "f2_cimer": datetime(2026, 4, 7, 8, 30, tzinfo=ISTANBUL),
+    "f3_him": datetime(2026, 4, 8, 8, 30, tzinfo=ISTANBUL),
+}
+
+
+def run_policy(db, at: datetime) -> None:
+    report = deadlines.run(db, at)
+    assert report.failed == {}
+
+
+def case_step(db, instance_id: int, step: str) -> DeadlineStep | None:
+    return read(
+        db,
+        lambda s: s.scalars(
+            select(DeadlineStep).where(DeadlineStep.key == f"c:{instance_id}", DeadlineStep.step == step)
+        ).one_or_none(),
+    )
+
+
+def task_rows(db, instance_id: int, bpmn_id: str) -> list[HumanTask]:
+    return read(
+        db,
+        lambda s: list(
+            s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.bpmn_id == bpmn_id))
+        ),
+    )
+
+
+def to_applicant(db, instance_id: int) -> list[tuple[str, str, str]]:
+    """What the case sent the applicant (the policy's staff notifications left out)."""
+    return [n for n in outbox(db, instance_id) if n[0] == APPLICANT["basvuran_eposta"]]
+
+
+def awaited_messages(db, instance_id: int) -> list[str]:
+    return [w["name"] for w in detail(db, instance_id)["waiting"] if w["type"] == "message"]
+
+
+def red_step_opens_the_ara_cevap(db, instance_id: int, red: datetime) -> dict[str, Any]:
+    """Run the deadline policy just before and at legal due − 2 business days; the case-level step
+    delivers ``ara_cevap_gerekli`` and Özel Kalem gets "Ara cevap hazırla"."""
+    assert awaited_messages(db, instance_id) == ["ara_cevap_gerekli"]
+    run_policy(db, T0)  # the policy starts watching the case (legal due and law from the case data)
+    run_policy(db, red - timedelta(minutes=1))
+    assert case_step(db, instance_id, "son_2_gun") is None
+    assert task_rows(db, instance_id, "Task_ara_cevap_hazirla") == []
+    run_policy(db, red)
+    step = case_step(db, instance_id, "son_2_gun")
+    assert step is not None and step.outcome == "applied"
+    assert step.details["message"] == "ara_cevap_gerekli" and step.details["task_created"] is True
+    hazirla = only_task(db, "ok.sef", "Task_ara_cevap_hazirla")
+    assert hazirla["instance_id"] == instance_id and hazirla["name"] == "Ara cevap hazırla"
+    assert hazirla["candidate_groups"] == ["ozel_kalem_muduru", "ozel_kalem_sef"]
+    assert hazirla["form_key"] == "basvuru_ara_cevap_hazirla" and hazirla["priority"] == 90
+    assert datetime.fromisoformat(hazirla["created_at"]) == red
+    assert only_task(db, "ok.mudur", "Task_ara_cevap_hazirla")["id"] == hazirla["id"]
+    # Not for the directorate, which goes on with its draft undisturbed; the case no longer waits.
+    assert [t["bpmn_id"] for t in open_tasks(db, "fenisleri.memur")] == ["Task_draft"]
+    assert awaited_messages(db, instance_id) == []
+    return hazirla
+
+
+def test_f1_ara_cevap_opens_at_legal_due_minus_two_business_days_and_reaches_the_applicant(flows):
+    db = flows
+    instance_id = register_f1(db)
+    assert detail(db, instance_id)["data"]["kanun"] == "3071"
+    havale_to_fen(db)  # the case waits on the directorate's draft
+    red = RED["f1_dilekce"]
+    red_step_opens_the_ara_cevap(db, instance_id, red)
+    with clock.frozen_at(red + timedelta(hours=1)):
+        with pytest.raises(InvalidInput) as err:
+            complete(db, "ok.sef", "Task_ara_cevap_hazirla", {"ara_cevap_verilecek": True})
+        assert {"ara_cevap_metni", "ara_cevap_sonuc_tarihi"} <= set(err.value.field_errors)
+        complete(
+            db,
+            "ok.sef",
+            "Task_ara_cevap_hazirla",
+            {"ara_cevap_verilecek": True, "ara_cevap_metni": INTERIM, "ara_cevap_sonuc_tarihi": "2026-04-30"},
+        )
+        # E-mailed to the applicant through the outbox, then the written dispatch is recorded.
+        assert to_applicant(db, instance_id)[-1] == (
+            "ayse@example.com",
+            "Başvurunuz hakkında ara bilgi (DLK-2026-000001)",
+            INTERIM + "\n\nSonuç en geç 30.04.2026 tarihinde ayrıca bildirilecektir (3071 sayılı Kanun m.7).",
+        )
+        send = only_task(db, "idari2", "Task_ara_cevap_ilet")
+        assert send["candidate_groups"] == ["halkla_iliskiler", "idari_isler", "sekretarya"]
+        assert send["form_key"] == "basvuru_ara_cevap_gonderim"
+        complete(
+            db,
+            "idari2",
+            "Task_ara_cevap_ilet",
+            {"ara_cevap_gonderim_tarihi": "2026-04-08", "ara_cevap_kanali": "e_posta", "ara_cevap_kaniti": "e-posta"},
+        )
+        assert open_bpmn_ids(db, instance_id) == ["Task_draft"]
+        # The main flow then closes as usual, with the final answer.
+        answer_through_signature(db)
+        assert to_applicant(db, instance_id)[-1] == (
+            "ayse@example.com",
+            "Başvurunuz cevaplandı (DLK-2026-000001)",
+            ANSWER,
+        )
+        complete(db, "idari1", "Task_send_reply", {"gonderim_tarihi": "2026-04-08", "gonderim_kanali": "e_posta"})
+    assert [n[1] for n in to_applicant(db, instance_id)] == [
+        "Başvurunuz alındı (DLK-2026-000001)",
+        "Başvurunuz hakkında ara bilgi (DLK-2026-000001)",
+        "Başvurunuz cevaplandı (DLK-2026-000001)",
+    ]
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["open_tasks"] == []
+    data = final["data"]
+    assert data["sonuc"] == "cevaplandi" and data["arsiv"]["sonuc"] == "cevaplandi" and data["cevap_metni"] == ANSWER
+    record = data["yasal_sure_ara_cevabi"]
+    assert record["verildi"] is True and record["metin"] == INTERIM and record["sonuc_tarihi"] == "2026-04-30"
+    assert (record["gonderim_tarihi"], record["kanal"], record["eposta_ile"]) == ("2026-04-08", "e_posta", True)
+    # The case was not flagged overdue: the final answer went out before the legal due.
+    run_policy(db, datetime(2026, 4, 9, 17, 31, tzinfo=ISTANBUL))
+    assert case_step(db, instance_id, "gecikti") is None
+
+
+def test_f1_pending_ara_cevap_is_closed_when_the_final_answer_is_signed(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_to_fen(db)
+    red = RED["f1_dilekce"]
+    red_step_opens_the_ara_cevap(db, instance_id, red)
+    with clock.frozen_at(red + timedelta(hours=2)):
+        answer_through_signature(db)
+        # The final answer is ready: the ara cevap is moot and its task closes; the case is not held open.
+        [hazirla] = task_rows(db, instance_id, "Task_ara_cevap_hazirla")
+        assert hazirla.state == TaskState.CANCELLED
+        assert open_bpmn_ids(db, instance_id) == ["Task_send_reply"]
+        complete(db, "idari1", "Task_send_reply", {"gonderim_tarihi": "2026-04-08", "gonderim_kanali": "e_posta"})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "cevaplandi"
+    assert "yasal_sure_ara_cevabi" not in final["data"]
+    assert [t.bpmn_id for t in task_rows(db, instance_id, "Task_ara_cevap_ilet")] == []
+
+
+def test_f1_case_answered_before_the_red_step_gets_no_ara_cevap_task(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_to_fen(db)
+    assert awaited_messages(db, instance_id) == ["ara_cevap_gerekli"]
+    answer_through_signature(db)
+    # Signed: only the dispatch is left, so the case no longer waits for the ara cevap message.
+    assert awaited_messages(db, instance_id) == []
+    run_policy(db, T0)
+    run_policy(db, RED["f1_dilekce"])
+    step = case_step(db, instance_id, "son_2_gun")
+    assert step is not None and step.details["message"] == "ara_cevap_gerekli"
+    assert step.details["task_created"] is False
+    assert task_rows(db, instance_id, "Task_ara_cevap_hazirla") == []
+
+
+def test_f2_cimer_ara_cevap_is_entered_in_cimer_by_the_cimer_holder(flows):
+    db = flows
+    instance_id = start_cimer(db)
+    complete(db, "hi1", "Task_register", cimer_register())
+    assert detail(db, instance_id)["data"]["kanun"] == "3071"
+    havale_to_fen(db)
+    red = RED["f2_cimer"]
+    red_step_opens_the_ara_cevap(db, instance_id, red)
+    with clock.frozen_at(red + timedelta(hours=1)):
+        complete(
+            db,
+            "ok.mudur",
+            "Task_ara_cevap_hazirla",
+            {"ara_cevap_verilecek": True, "ara_cevap_metni": INTERIM, "ara_cevap_sonuc_tarihi": "2026-04-24"},
+        )
+        # CİMER answers go through CİMER: no e-mail from Kalem; the CİMER holder records the entry.
+        assert to_applicant(db, instance_id) == []
+        send = only_task(db, "hi2", "Task_ara_cevap_ilet")
+        assert send["candidate_groups"] == ["halkla_iliskiler"]
+        assert [t["bpmn_id"] for t in open_tasks(db, "idari1")] == []
+        complete(
+            db, "hi2", "Task_ara_cevap_ilet", {"ara_cevap_gonderim_tarihi": "2026-04-07", "ara_cevap_kanali": "cimer"}
+        )
+        answer_through_signature(db)
+        complete(db, "hi2", "Task_mark_answered", {"cimer_cevap_tarihi": "2026-04-07", "cimer_kapandi": True})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "cevaplandi"
+    record = final["data"]["yasal_sure_ara_cevabi"]
+    assert (record["verildi"], record["kanal"], record["eposta_ile"]) == (True, "cimer", False)
+
+
+def test_f3_him_ara_cevap_not_needed_is_recorded_with_its_reason(flows):
+    db = flows
+    instance_id = start(db, "f3_him", "hi2", business_key="HIM-153-2026-78", data={"him_no": "153-2026-78"})
+    complete(
+        db,
+        "hi2",
+        "Task_register",
+        {"him_no": "153-2026-78", "him_sevk_tarihi": "2026-03-10", "basvuru_turu": "istek", **CONTENT},
+    )
+    assert detail(db, instance_id)["data"]["kanun"] == "3071"
+    havale_to_fen(db)
+    red = RED["f3_him"]
+    red_step_opens_the_ara_cevap(db, instance_id, red)
+    with clock.frozen_at(red + timedelta(hours=1)):
+        with pytest.raises(InvalidInput) as err:
+            complete(db, "ok.sef", "Task_ara_cevap_hazirla", {"ara_cevap_verilecek": False})
+        assert list(err.value.field_errors) == ["ara_cevap_gerekmeme_nedeni"]
+        complete(
+            db,
+            "ok.sef",
+            "Task_ara_cevap_hazirla",
+            {"ara_cevap_verilecek": False, "ara_cevap_gerekmeme_nedeni": "nihai_cevap_hazir"},
+        )
+        assert task_rows(db, instance_id, "Task_ara_cevap_ilet") == []
+        assert open_bpmn_ids(db, instance_id) == ["Task_draft"]
+        answer_through_signature(db)
+        complete(db, "hi1", "Task_mark_answered", {"him_cevap_tarihi": "2026-04-08", "him_kapandi": True})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "cevaplandi"
+    record = final["data"]["yasal_sure_ara_cevabi"]
+    assert (record["verildi"], record["gerekce"]) == (False, "nihai_cevap_hazir")
+    assert to_applicant(db, instance_id) == []

@@ -6,7 +6,7 @@ its 15th business day on Thu 2026-06-11 and its 30th on Thu 2026-07-02 (domain g
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,9 +14,10 @@ import pytest
 from factories import act, deploy_flow, only_task, open_tasks, read
 from sqlalchemy import select
 
-from engine import calendar, clock, instances, messages, tasks, timers
+from engine import calendar, clock, deadlines, instances, messages, tasks, timers
 from engine.errors import InvalidInput, NotFound
-from engine.models import Notification
+from engine.models import HumanTask, Notification, TaskState
+from engine.models.scheduling import DeadlineStep, DeadlineWatch
 
 KEY = "f4_bilgi_edinme"
 IST = ZoneInfo("Europe/Istanbul")
@@ -557,3 +558,142 @@ def test_an_applicant_without_e_mail_or_phone_is_noticed_by_post(db):
     assert data["sonuc"] == "isleme_konulmadi"
     assert [n["kanal"] for n in data["bildirimler"]] == ["posta"]
     assert outbox(db) == []
+
+
+# ---------------------------------------------------------------- the deadline policy's extension message
+
+# Legal due − 2 business days of an application received Fri 15 May (15th business day Thu 11 June
+# 17:30): Wed 10 June at the start of work, when the deadline policy sends ``sure_uzatimi_gerekli``.
+RED = at(date(2026, 6, 10), 8, 30)
+EXTENSION = {
+    "uzatma": True,
+    "uzatma_gerekcesi": "baska_birimden_saglanacak",
+    "uzatma_bildirim_metni": "Bilgi, Fen İşleri Müdürlüğü arşivinden derlenerek verilecektir.",
+    "uzatma_bildirim_tarihi": "2026-06-10T09:00",
+    "uzatma_bildirim_kanali": "e_posta",
+}
+
+
+def run_policy(db, when: datetime) -> None:
+    assert deadlines.run(db, when).failed == {}
+
+
+def case_step(db, instance_id: int, step: str) -> DeadlineStep | None:
+    return read(
+        db,
+        lambda s: s.scalars(
+            select(DeadlineStep).where(DeadlineStep.key == f"c:{instance_id}", DeadlineStep.step == step)
+        ).one_or_none(),
+    )
+
+
+def task_rows(db, instance_id: int, bpmn_id: str) -> list[HumanTask]:
+    return read(
+        db,
+        lambda s: list(
+            s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.bpmn_id == bpmn_id))
+        ),
+    )
+
+
+def awaited_messages(db, instance_id: int) -> list[str]:
+    return [w["name"] for w in detail(db, instance_id)["waiting"] if w["type"] == "message"]
+
+
+def to_applicant(db) -> list[Notification]:
+    """What went to the applicant (the policy's notifications to staff left out)."""
+    return [n for n in outbox(db) if n.recipient == KAYIT["basvuran_eposta"]]
+
+
+def urgent_extension_opened(db, instance_id: int) -> dict[str, Any]:
+    """Run the policy just before and at the red step: the undecided extension decision is re-opened
+    as urgent for the Özel Kalem Müdürü, by the ``sure_uzatimi_gerekli`` message."""
+    assert awaited_messages(db, instance_id) == ["sure_uzatimi_gerekli"]
+    run_policy(db, at(RECEIVED, 17))  # the policy starts watching the case (due and law from its data)
+    run_policy(db, RED - timedelta(minutes=1))
+    assert case_step(db, instance_id, "son_2_gun") is None
+    run_policy(db, RED)
+    step = case_step(db, instance_id, "son_2_gun")
+    assert step is not None and step.outcome == "applied"
+    assert step.details["message"] == "sure_uzatimi_gerekli" and step.details["task_created"] is True
+    urgent = only_task(db, "ok.mudur", "Task_uzatma_ivedi")
+    assert urgent["instance_id"] == instance_id and urgent["name"] == "Süre uzatımı kararı (ivedi)"
+    assert urgent["candidate_groups"] == ["ozel_kalem_muduru"] and urgent["form_key"] == "f4_uzatma"
+    assert urgent["priority"] == 90 and urgent["due_at"] == utc("2026-06-11T17:30")
+    assert datetime.fromisoformat(urgent["created_at"]) == RED
+    # The routine decision task it replaces is closed; the directorate's preparation is untouched.
+    [routine] = task_rows(db, instance_id, "Task_uzatma")
+    assert routine.state == TaskState.CANCELLED
+    assert [t["bpmn_id"] for t in open_tasks(db, "fenisleri.memur")] == ["Task_hazirla"]
+    assert [t for t in open_tasks(db, "hi1") if t["bpmn_id"] == "Task_uzatma_ivedi"] == []
+    assert awaited_messages(db, instance_id) == []
+    return urgent
+
+
+def test_policy_reopens_the_undecided_extension_as_urgent_and_the_extension_moves_the_due(db):
+    instance_id = to_havale(db)  # Task_hazirla with the directorate, Task_uzatma undecided
+    assert detail(db, instance_id)["data"]["kanun"] == "4982"
+    urgent_extension_opened(db, instance_id)
+    complete(db, "ok.mudur", "Task_uzatma_ivedi", EXTENSION, at(date(2026, 6, 10), 9, 30))
+    # The written notice goes to the applicant with the new last day (30th business day, Thu 2 July).
+    [notice] = to_applicant(db)
+    assert "süre uzatımı" in notice.subject and "2026-07-02" in notice.body
+    assert notice.body.startswith(EXTENSION["uzatma_bildirim_metni"])
+    prepared(db, at(date(2026, 6, 11), 10))
+    data = detail(db, instance_id)["data"]
+    assert data["uzatildi"] is True and data["kanun"] == "4982-uzatma"
+    assert data["yasal_son_tarih"] == "2026-07-02T17:30:00+03:00"
+    assert data["yasal_son_tarih"] == calendar.default_calendar().legal_deadline("4982-uzatma", RECEIVED).isoformat()
+    assert only_task(db, "ok.mudur", "Task_karar")["due_at"] == utc("2026-07-02T17:30")
+    # The policy follows the extended due: nothing is overdue at the end of the 15th business day.
+    run_policy(db, at(date(2026, 6, 11), 17, 31))
+    assert case_step(db, instance_id, "gecikti") is None
+    watched = read(db, lambda s: s.scalar(select(DeadlineWatch.due_at).where(DeadlineWatch.key == f"c:{instance_id}")))
+    assert watched == at(date(2026, 7, 2), 17, 30)
+    # The main flow then ends as usual, on time by the extended due.
+    complete(
+        db,
+        "ok.mudur",
+        "Task_karar",
+        {"sonuc": "olumlu", "erisim_sekli": "e_posta", "sayfa_sayisi": 3},
+        at(date(2026, 6, 15)),
+    )
+    complete(
+        db,
+        "hi1",
+        "Task_gonderim",
+        {"gonderim_tarihi": "2026-06-16T11:00", "gonderim_kanali": "e_posta"},
+        at(date(2026, 6, 16), 11, 5),
+    )
+    shown = detail(db, instance_id)
+    assert shown["status"] == "completed"
+    assert shown["data"]["sonuc"] == "olumlu" and shown["data"]["sure_icinde"] is True
+    assert shown["data"]["uzatma_gerekcesi"] == "baska_birimden_saglanacak"
+
+
+def test_urgent_extension_left_undecided_keeps_the_15_business_day_due(db):
+    instance_id = to_havale(db)
+    urgent_extension_opened(db, instance_id)
+    assert timers.fire_due(db, at(date(2026, 6, 11), 17, 29)).fired_instances == []
+    assert timers.fire_due(db, at(date(2026, 6, 11), 17, 31)).fired_instances == [instance_id]
+    [urgent] = task_rows(db, instance_id, "Task_uzatma_ivedi")
+    assert urgent.state == TaskState.CANCELLED
+    prepared(db, at(date(2026, 6, 11), 17, 40))
+    data = detail(db, instance_id)["data"]
+    assert data["uzatildi"] is False and data["yasal_son_tarih"] == "2026-06-11T17:30:00+03:00"
+    assert only_task(db, "ok.mudur", "Task_karar")["due_at"] == utc("2026-06-11T17:30")
+    assert to_applicant(db) == []
+
+
+def test_extension_already_decided_is_not_reopened_by_the_policy(db):
+    instance_id = to_havale(db)
+    assert awaited_messages(db, instance_id) == ["sure_uzatimi_gerekli"]
+    run_policy(db, at(RECEIVED, 17))
+    complete(db, "ok.mudur", "Task_uzatma", {"uzatma": False}, at(date(2026, 5, 18)))
+    # Decided: the case no longer waits for the policy's message (4982: only while undecided).
+    assert awaited_messages(db, instance_id) == []
+    run_policy(db, RED)
+    step = case_step(db, instance_id, "son_2_gun")
+    assert step is not None and step.details["message"] == "sure_uzatimi_gerekli"
+    assert step.details["task_created"] is False
+    assert task_rows(db, instance_id, "Task_uzatma_ivedi") == []
