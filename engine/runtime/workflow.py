@@ -155,11 +155,12 @@ class Runner:
 
     def data(self) -> dict[str, Any]:
         """The process data as it stands: the final data once completed, else the data of the
-        most recently changed open task."""
+        most recently changed open task that holds any (a parallel join waiting for its other
+        branches holds none until it fires)."""
         if self.workflow.is_completed():
             return dict(self.workflow.data)
         tasks = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-        latest = max(tasks, key=lambda t: t.last_state_change, default=None)
+        latest = max((t for t in tasks if t.data), key=lambda t: t.last_state_change, default=None)
         if latest is None:
             return dict(self.workflow.data)
         return dict(latest.data)
