@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,6 +58,15 @@ class Database:
     read_engine: Engine
     write_sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
+    schema: str | None = None
+
+    @property
+    def process_url(self) -> str:
+        """A URL another process (``kalem``, a worker) can open to reach this same database, its
+        PostgreSQL schema included."""
+        if not self.schema:
+            return self.url
+        return f"{self.url}{'&' if '?' in self.url else '?'}options={quote(f'-csearch_path={self.schema}')}"
 
     @property
     def is_sqlite(self) -> bool:
@@ -84,6 +94,7 @@ def connect(url: str, *, schema: str | None = None) -> Database:
         read_engine=read,
         write_sessions=sessionmaker(write, expire_on_commit=False),
         read_sessions=sessionmaker(read, expire_on_commit=False),
+        schema=schema,
     )
 
 

@@ -55,6 +55,8 @@ class Context:
     def db(self) -> dbmod.Database:
         if self._db is None:
             self._db = dbmod.from_settings(self.settings)
+            # Closed when the command ends, however it ends (its connections never outlive it).
+            click.get_current_context().find_root().call_on_close(self._db.dispose)
         return self._db
 
     def actor(self, session: Any, username: str | None) -> Actor:

@@ -135,11 +135,9 @@ def test_inbox_damage_and_an_unreadable_state_are_found(db, cases) -> None:
 
 
 def test_kalem_check_exits_non_zero_on_a_difference(db, settings, cases, tmp_path: Path) -> None:
-    if not db.is_sqlite:
-        pytest.skip("the CLI proof runs on the SQLite backend; the crash test runs it on PostgreSQL")
     env = {
         **os.environ,
-        "KALEM_DATABASE_URL": db.url,
+        "KALEM_DATABASE_URL": db.process_url,
         "KALEM_INSTANCE_DIR": str(tmp_path),
         "KALEM_AUDIT_KEY": settings.audit_key,
     }

@@ -121,9 +121,7 @@ def test_cli_dry_run_and_move(two_cases, db, monkeypatch) -> None:
 
     from webui.cli import main
 
-    if not db.is_sqlite:
-        pytest.skip("the CLI reaches the test database by URL; the PostgreSQL test schema is not in it")
-    monkeypatch.setenv("KALEM_DATABASE_URL", db.url)
+    monkeypatch.setenv("KALEM_DATABASE_URL", db.process_url)
     runner = CliRunner()
     args = ["migrate", "tasima", "--to", "2", "--as", "tasarimci1"]
     dry = runner.invoke(main, [*args, "--dry-run"], catch_exceptions=False)

@@ -167,7 +167,7 @@ def test_engine_deploy_never_resolves_entities(db, secret_file, sink, payload) -
 def cli_env(db: Any, settings: Any, tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "KALEM_DATABASE_URL": db.url,
+        "KALEM_DATABASE_URL": db.process_url,
         "KALEM_INSTANCE_DIR": str(tmp_path / "cli-instance"),
         "KALEM_AUDIT_KEY": settings.audit_key,
     }
@@ -175,8 +175,6 @@ def cli_env(db: Any, settings: Any, tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("payload", ["file-entity-in-text", "http-entity-in-text", "billion-laughs-in-text"])
 def test_cli_deploy_never_resolves_entities(db, settings, secret_file, sink, tmp_path, payload) -> None:
-    if not db.is_sqlite:
-        pytest.skip("the CLI proof runs on the SQLite backend (the PostgreSQL test schema is not reachable by URL)")
     path = tmp_path / "sec_xml.bpmn"
     path.write_bytes(payloads(secret_file, sink)[payload])
     started = time.monotonic()

@@ -19,7 +19,7 @@ from webui.cli import main
 def kalem(db, tmp_path, monkeypatch):
     """``kalem(*args, code=0)`` → stdout (stderr when ``code`` is not 0), on the test's database."""
     monkeypatch.setenv("KALEM_INSTANCE_DIR", str(tmp_path))
-    monkeypatch.setenv("KALEM_DATABASE_URL", db.url)
+    monkeypatch.setenv("KALEM_DATABASE_URL", db.process_url)
     monkeypatch.setenv("KALEM_AUDIT_KEY", "test-audit-key")
     runner = CliRunner()
 
