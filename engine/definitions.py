@@ -266,6 +266,12 @@ def _latest_form(session: Session, key: str) -> FormDefinitionVersion | None:
     return form
 
 
+def latest_form(session: Session, key: str) -> Any | None:
+    """The newest deployed version of form ``key``, parsed (None when there is none)."""
+    row = _latest_form(session, key)
+    return None if row is None else _form_version(session, row.id, row.sha256)
+
+
 def find_latest(session: Session, key: str) -> ProcessDefinition | None:
     definition: ProcessDefinition | None = _latest(session, ProcessDefinition, key)
     return definition

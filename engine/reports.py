@@ -58,6 +58,7 @@ CLOSED = {
     "baska_kuruma_gonderildi": "referred",
     "isleme_konulmadi": "not_processed",
     "vazgecilmis_sayildi": "withdrawn",
+    "geri_cekildi": "withdrawn_by_applicant",
 }
 # ``itiraz_sonucu`` once the Kurul's decision (message ``kurul_karari``) arrived → report line.
 OBJECTION_RESULTS = {
@@ -74,6 +75,7 @@ OUTCOME_LABELS: dict[str, LazyText] = {
     "referred": _("Başka kuruma gönderilen (m.10)"),
     "not_processed": _("İşleme konulmayan (şekil eksikliği, Yönetmelik m.14)"),
     "withdrawn": _("Vazgeçilmiş sayılan (ücret ödenmedi)"),
+    "withdrawn_by_applicant": _("Başvuru sahibince geri çekilen"),
     "other": _("Diğer sonuçlar"),
     "pending": _("Yıl sonunda sonuçlanmamış (devam eden)"),
 }
@@ -200,7 +202,7 @@ def last_year() -> int:
 def bedk_report(session: Session, actor: Actor, year: int, *, batch: int = BATCH) -> BedkReport:
     """Count the bilgi edinme applications whose application date (``basvuru_tarihi``; the case's start
     day while it is not registered yet) falls in ``year``. An outcome counts when it was reached before
-    the year ended (the answer sent, the case referred, not processed or deemed withdrawn); every other
+    the year ended (the answer sent, the case referred, not processed, deemed or actually withdrawn); every other
     application is pending at year end. Terminated cases are left out and only counted apart.
 
     Raises NotAllowed, InvalidInput (a year before 4982 or in the future)."""

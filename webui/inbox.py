@@ -15,6 +15,7 @@ from webui.request_scope import read, safe_next, write
 
 bp = Blueprint("inbox", __name__)
 
+
 @bp.get("/")
 @login_required
 def index() -> Any:

@@ -1,5 +1,6 @@
 """The instance page (``/instances/<id>``) and what hangs off a case: its diagram source, comments,
-and files (upload and download). A case the user may not see is a 404, like one that does not exist."""
+files (upload and download), and the events it waits for (recorded by those who work on it). A case
+the user may not see is a 404, like one that does not exist."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine import attachments, casefiles, comments
-from engine.errors import InvalidInput, NotAllowed
+from engine import attachments, casefiles, comments, messages
+from engine.errors import Conflict, InvalidInput, NotAllowed, ProcessError
 from webui.request_scope import read, safe_next, write
+from webui.task_pages import form_values
 
 bp = Blueprint("instance_pages", __name__)
 
@@ -19,7 +21,13 @@ bp = Blueprint("instance_pages", __name__)
 @bp.get("/instances/<int:instance_id>")
 @login_required
 def show(instance_id: int) -> Any:
-    return read(lambda s, a: render_template("instances/show.html", case=casefiles.instance_file(s, a, instance_id)))
+    return read(
+        lambda s, a: render_template(
+            "instances/show.html",
+            case=casefiles.instance_file(s, a, instance_id),
+            awaited=messages.awaited_messages(s, a, instance_id),
+        )
+    )
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")
@@ -31,7 +39,7 @@ def diagram(instance_id: int) -> Response:
     return response
 
 
-def _flash_refusal(exc: InvalidInput | NotAllowed) -> None:
+def _flash_refusal(exc: InvalidInput | NotAllowed | Conflict) -> None:
     flash(" ".join([str(exc.message), *(m for msgs in exc.field_errors.values() for m in msgs)]), "error")
 
 
@@ -66,6 +74,27 @@ def upload(instance_id: int) -> Any:
     else:
         flash(_("Dosya eklendi: %(name)s", name=filename), "success")
     return redirect(back + "#ekler")
+
+
+@bp.post("/instances/<int:instance_id>/messages")
+@login_required
+def record_event(instance_id: int) -> Any:
+    """An event the case waits for happened (the directorate answered, the fee was paid, the applicant
+    withdrew): deliver its message with the fields of its small form."""
+    back = url_for("instance_pages.show", instance_id=instance_id) + "#beklenenler"
+    name = request.form.get("message", "")
+    awaited = {m.name: m for m in read(lambda s, a: messages.awaited_messages(s, a, instance_id))}
+    form = awaited[name].form if name in awaited else read(lambda s, a: messages.payload_form(s, name))
+    values, _files = form_values(form)
+    try:
+        write(lambda s, a: messages.deliver_to_instance(s, a, instance_id, name, values))
+    except (InvalidInput, NotAllowed, Conflict) as exc:
+        _flash_refusal(exc)
+    except ProcessError as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(_("Olay kaydedildi: %(name)s", name=awaited[name].label if name in awaited else name), "success")
+    return redirect(back)
 
 
 @bp.get("/attachments/<int:attachment_id>")

@@ -92,7 +92,7 @@ def test_exports_hold_the_same_counts_and_no_personal_data(db, cases):
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0] == ["Bölüm", "Kod", "Açıklama", "Sayı"]
     table = {(section, code): int(n) for section, code, _label, n in rows[1:]}
-    assert table[("applications", "total")] == 15
+    assert table[("applications", "total")] == EXPECTED_2026["applications"]
     assert table[("applications", "pending")] == 5
     assert table[("refusal_articles", "m21")] == 1 and table[("partial_articles", "m23")] == 2
     assert table[("objections", "objection_rejected")] == 1

@@ -269,3 +269,43 @@ def test_an_event_based_gateway_waits_on_each_of_its_events(db, event):
         expected = "vazgecildi"
     shown = act(db, None, lambda s, a: instances.show(s, a, instance_id).as_dict())
     assert shown["status"] == "completed" and shown["data"]["sonuc"] == expected and shown["waiting"] == []
+
+
+def test_an_awaited_event_is_recorded_on_the_case_only_by_those_who_work_on_or_manage_it(db):
+    from factories import data_files
+
+    from engine import definitions
+
+    act(db, None, lambda s, a: definitions.deploy(s, a, data_files("olay_gecidi.bpmn")))
+    instance_id = start(db, "olay_gecidi", username="idari1")  # no business key: delivered to the case itself
+    deliver = lambda username, values: act(  # noqa: E731
+        db, username, lambda s, a: messages.deliver_to_instance(s, a, instance_id, "odendi", values)
+    )
+    with pytest.raises(NotFound):  # outsiders learn nothing
+        deliver("zabita.memur", {"aciklama": "x"})
+    # The starter sees the case but holds no task of it: shown nothing to record, and refused.
+    assert act(db, "idari1", lambda s, a: messages.awaited_messages(s, a, instance_id)) == []
+    with pytest.raises(NotAllowed):
+        deliver("idari1", {"aciklama": "x"})
+    # An administrator manages every case; the event gateway's message is labelled by its event.
+    [awaited] = act(db, "admin", lambda s, a: messages.awaited_messages(s, a, instance_id))
+    assert (awaited.name, awaited.label, awaited.form.field_names) == ("odendi", "Ödendi", ("aciklama",))
+    with pytest.raises(InvalidInput) as err:
+        deliver("admin", {"aciklama": "x" * 2001})
+    assert list(err.value.field_errors) == ["aciklama"]
+    assert read(db, lambda s: s.scalar(select(func.count()).where(AuditEvent.action == "message.correlated"))) == 0
+    instance = deliver("admin", {"aciklama": "Vezne makbuzu 118."})
+    assert instance.status == InstanceStatus.COMPLETED
+    shown = act(db, None, lambda s, a: instances.show(s, a, instance_id).as_dict())
+    assert shown["data"]["sonuc"] == "odendi"
+    [details] = read(
+        db, lambda s: s.scalars(select(AuditEvent.details).where(AuditEvent.action == "message.correlated")).all()
+    )
+    assert details == {
+        "name": "odendi",
+        "business_key": None,
+        "from": "instance_page",
+        "payload": {"aciklama": "Vezne makbuzu 118."},
+    }
+    with pytest.raises(Conflict):  # nothing waits any more
+        deliver("admin", {"aciklama": "tekrar"})

@@ -17,6 +17,7 @@ F      2026-05-15   kapsam: başka kurum → karar → gönderildi (m.10)       
 G      2026-05-15   şekil eksik → işleme konulmadı                              not processed
 H      2026-05-15   havale → olumlu with a fee → not paid in 15 business days   withdrawn
 I      2026-05-15   yayımlanmış → yayım yeri bildirildi (m.8)                   published
+W      2026-05-15   havale → the applicant withdraws (basvuru_geri_cekildi)     withdrawn by applicant
 J      2026-05-15   registered, screened, waits for Kapsam incelemesi           pending
 R      2026-05-15   havale → karar olumlu, the answer not sent yet              pending
 S      2026-05-15   ayrı çalışma → olumsuz (m.25), closed by the timer as E     refused
@@ -44,7 +45,7 @@ REPORT_AT = at(date(2027, 2, 10))
 APPLICANT = KAYIT["basvuran_ad_soyad"]
 
 EXPECTED_2026 = {
-    "applications": 15,
+    "applications": 16,
     "outcomes": {
         "granted": 1,
         "partially_granted": 2,
@@ -53,6 +54,7 @@ EXPECTED_2026 = {
         "referred": 1,
         "not_processed": 1,
         "withdrawn": 1,
+        "withdrawn_by_applicant": 1,
         "other": 0,
         "pending": 5,
     },
@@ -186,6 +188,13 @@ def build(db) -> dict[str, int]:
     notice = {"ucret_bildirim_tarihi": "2026-05-25", "ucret_bildirim_kanali": "e_posta", "odeme_bilgisi": "Vezne."}
     step(db, ids["H"], "hi1", "Task_ucret_bildirimi", notice, at(date(2026, 5, 25), 11))
     ids["I"] = published(db, "BE-I", MAY, MAY, date(2026, 5, 18))
+    ids["W"] = screened(db, "BE-W", MAY, "kapsamda")
+    step(db, ids["W"], "ok.sef", "Task_havale", HAVALE, at(MAY, 16))
+    withdrawal = {"tarih": "2026-05-19", "kanal": "e_posta", "aciklama": "Bilgiye ihtiyacım kalmadı."}
+    with clock.frozen_at(at(date(2026, 5, 19), 10)):
+        act(db, "hi2", lambda s, a: messages.correlate(s, a, "basvuru_geri_cekildi", "BE-W", withdrawal))
+    confirmed = {"geri_cekme_tarihi": "2026-05-19", "geri_cekme_kanali": "e_posta"}
+    step(db, ids["W"], "hi1", "Task_geri_cekme", confirmed, at(date(2026, 5, 19), 11))
     ids["J"] = screened(db, "BE-J", MAY)
     ids["R"] = prepared(db, "BE-R")
     decided(db, ids["R"], {"sonuc": "olumlu", "erisim_sekli": "e_posta", "sayfa_sayisi": 3}, at(date(2026, 5, 21)))

@@ -12,10 +12,10 @@ import pytest
 from factories import act, deploy_flow, only_task, open_tasks, read, start
 from sqlalchemy import select
 
-from engine import clock, deadlines, instances, tasks, timers
+from engine import audit, clock, deadlines, instances, messages, tasks, timers
 from engine.calendar import default_calendar
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.models import HumanTask, Notification, TaskState
+from engine.models import AuditEvent, HumanTask, Notification, TaskState
 from engine.models.scheduling import DeadlineStep
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
@@ -463,14 +463,16 @@ def test_interim_answer_keeps_the_case_open_until_the_promised_date(flows):
     assert waiting["status"] == "running" and waiting["open_tasks"] == []
     assert waiting["data"]["durum"] == "ara_cevap_verildi"
     fire_at = datetime.combine(promised, datetime.min.time(), ISTANBUL).replace(hour=9)
+    # The promised date (Timer_promised) is awaited by the event gateway that also takes a withdrawal.
     assert [
         (w["type"], w["bpmn_id"], datetime.fromisoformat(w["fire_at"]))
         for w in waiting["waiting"]
         if w["type"] == "timer"
-    ] == [("timer", "Timer_promised", fire_at)]
+    ] == [("timer", "Gw_wait_promised", fire_at)]
     # While the case is being processed it also waits for the deadline policy's ara cevap message.
-    assert [(w["name"], w["bpmn_id"]) for w in waiting["waiting"] if w["type"] == "message"] == [
-        ("ara_cevap_gerekli", "Boundary_ara_cevap")
+    assert sorted((w["name"], w["bpmn_id"]) for w in waiting["waiting"] if w["type"] == "message") == [
+        ("ara_cevap_gerekli", "Boundary_ara_cevap"),
+        ("basvuru_geri_cekildi", "Gw_wait_promised"),
     ]
     assert timers.fire_due(db, fire_at - timedelta(minutes=1)).fired_instances == []
     # One minute after: SpiffWorkflow fires a timeDate only once it is strictly in the past.
@@ -779,13 +781,13 @@ def to_applicant(db, instance_id: int) -> list[tuple[str, str, str]]:
 
 
 def awaited_messages(db, instance_id: int) -> list[str]:
-    return [w["name"] for w in detail(db, instance_id)["waiting"] if w["type"] == "message"]
+    return sorted({w["name"] for w in detail(db, instance_id)["waiting"] if w["type"] == "message"})
 
 
 def red_step_opens_the_ara_cevap(db, instance_id: int, red: datetime) -> dict[str, Any]:
     """Run the deadline policy just before and at legal due − 2 business days; the case-level step
     delivers ``ara_cevap_gerekli`` and Özel Kalem gets "Ara cevap hazırla"."""
-    assert awaited_messages(db, instance_id) == ["ara_cevap_gerekli"]
+    assert awaited_messages(db, instance_id) == ["ara_cevap_gerekli", "basvuru_geri_cekildi"]
     run_policy(db, T0)  # the policy starts watching the case (legal due and law from the case data)
     run_policy(db, red - timedelta(minutes=1))
     assert case_step(db, instance_id, "son_2_gun") is None
@@ -800,9 +802,10 @@ def red_step_opens_the_ara_cevap(db, instance_id: int, red: datetime) -> dict[st
     assert hazirla["form_key"] == "basvuru_ara_cevap_hazirla" and hazirla["priority"] == 90
     assert datetime.fromisoformat(hazirla["created_at"]) == red
     assert only_task(db, "ok.mudur", "Task_ara_cevap_hazirla")["id"] == hazirla["id"]
-    # Not for the directorate, which goes on with its draft undisturbed; the case no longer waits.
+    # Not for the directorate, which goes on with its draft undisturbed; the case no longer waits for
+    # the policy (only for a withdrawal, as long as the answer is not signed).
     assert [t["bpmn_id"] for t in open_tasks(db, "fenisleri.memur")] == ["Task_draft"]
-    assert awaited_messages(db, instance_id) == []
+    assert awaited_messages(db, instance_id) == ["basvuru_geri_cekildi"]
     return hazirla
 
 
@@ -887,9 +890,9 @@ def test_f1_case_answered_before_the_red_step_gets_no_ara_cevap_task(flows):
     db = flows
     instance_id = register_f1(db)
     havale_to_fen(db)
-    assert awaited_messages(db, instance_id) == ["ara_cevap_gerekli"]
+    assert awaited_messages(db, instance_id) == ["ara_cevap_gerekli", "basvuru_geri_cekildi"]
     answer_through_signature(db)
-    # Signed: only the dispatch is left, so the case no longer waits for the ara cevap message.
+    # Signed: only the dispatch is left, so the case no longer waits for the ara cevap message (nor a withdrawal).
     assert awaited_messages(db, instance_id) == []
     run_policy(db, T0)
     run_policy(db, RED["f1_dilekce"])
@@ -962,3 +965,229 @@ def test_f3_him_ara_cevap_not_needed_is_recorded_with_its_reason(flows):
     record = final["data"]["yasal_sure_ara_cevabi"]
     assert (record["verildi"], record["gerekce"]) == (False, "nihai_cevap_hazir")
     assert to_applicant(db, instance_id) == []
+
+
+# ---------------------------------------------------------------- withdrawal (geri çekme) before the answer
+
+WITHDRAWN = "basvuru_geri_cekildi"
+
+
+def withdraw(db, business_key: str, payload: Any = None, username: str | None = None) -> None:
+    """Deliver the withdrawal as an integration or a user would (``kalem message``, ``POST /api/v1/messages``)."""
+    act(db, username, lambda s, a: messages.correlate(s, a, WITHDRAWN, business_key, payload))
+
+
+def task_states(db, instance_id: int) -> dict[str, str]:
+    rows = read(db, lambda s: list(s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id))))
+    return {r.bpmn_id: str(r.state) for r in sorted(rows, key=lambda r: r.id)}
+
+
+def waiting_timers(db, instance_id: int) -> list[str]:
+    return [w["bpmn_id"] for w in detail(db, instance_id)["waiting"] if w["type"] == "timer"]
+
+
+def correlated(db, instance_id: int) -> list[dict[str, Any]]:
+    rows = read(
+        db,
+        lambda s: list(
+            s.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.instance_id == instance_id, AuditEvent.action == "message.correlated"
+                )
+            )
+        ),
+    )
+    return [r.details for r in rows]
+
+
+def audit_chain_verifies(db) -> bool:
+    return read(db, audit.verify).ok
+
+
+def test_f1_withdrawn_while_the_directorate_works(flows):
+    db = flows
+    instance_id = start(db, "f1_dilekce", "idari1", business_key="DLK-GC-1")
+    complete(db, "idari1", "Task_register", F1_REGISTER)
+    havale_to_fen(db)
+    # The directorate drafts the answer and Özel Kalem has the policy's ara cevap open as well.
+    red_step_opens_the_ara_cevap(db, instance_id, RED["f1_dilekce"])
+    with clock.frozen_at(RED["f1_dilekce"] + timedelta(hours=1)):
+        payload = {"tarih": "2026-04-08", "kanal": "dilekce", "aciklama": "Yol onarıldı, başvurumu geri çekiyorum."}
+        withdraw(db, "DLK-GC-1", payload, "idari2")
+        # Every open task of the case is cancelled, in the called process and in the ara cevap branch.
+        states = task_states(db, instance_id)
+        assert (states["Task_draft"], states["Task_ara_cevap_hazirla"]) == ("cancelled", "cancelled")
+        assert open_bpmn_ids(db, instance_id) == ["Task_geri_cekme"]
+        assert open_tasks(db, "fenisleri.memur") == [] and awaited_messages(db, instance_id) == []
+        # Özel Kalem's intake (who registered it) confirms, the payload already on the form.
+        confirm = only_task(db, "idari2", "Task_geri_cekme")
+        assert confirm["name"] == "Geri çekmeyi kaydet ve ilgilileri bilgilendir"
+        assert confirm["candidate_groups"] == ["halkla_iliskiler", "idari_isler", "sekretarya"]
+        assert confirm["form_key"] == "basvuru_geri_cekme"
+        data = detail(db, instance_id)["data"]
+        assert (data["geri_cekme_tarihi"], data["geri_cekme_kanali"], data["geri_cekme_birimi"]) == (
+            "2026-04-08",
+            "dilekce",
+            "fen_isleri",
+        )
+        assert data["geri_cekme_aciklama"] == payload["aciklama"] and data["sonuc"] == "geri_cekildi"
+        with pytest.raises(InvalidInput) as err:
+            complete(
+                db, "idari2", "Task_geri_cekme", {"geri_cekme_tarihi": "2026-03-09", "geri_cekme_kanali": "dilekce"}
+            )
+        assert list(err.value.field_errors) == ["geri_cekme_tarihi"]  # before the application reached us
+        complete(
+            db,
+            "idari2",
+            "Task_geri_cekme",
+            {
+                "geri_cekme_tarihi": "2026-04-08",
+                "geri_cekme_kanali": "dilekce",
+                "geri_cekme_aciklama": payload["aciklama"],
+                "mudurluk_notu": "Ekip yönlendirmesini iptal ediniz.",
+            },
+        )
+    # The directorate that had the havale is told through the outbox; the applicant gets nothing more.
+    recipient, subject, body = outbox(db, instance_id)[-1]
+    assert (recipient, subject) == ("fen_isleri@kalem.local", "Başvuru geri çekildi (DLK-2026-000001)")
+    assert body.startswith("DLK-2026-000001 sayılı başvuru (konu: Sokağımızdaki yol çukurlarla dolu)")
+    assert "08.04.2026 tarihinde geri çekilmiştir" in body
+    assert body.endswith("Özel Kalem notu: Ekip yönlendirmesini iptal ediniz.")
+    assert [n[1] for n in to_applicant(db, instance_id)] == ["Başvurunuz alındı (DLK-2026-000001)"]
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["open_tasks"] == []
+    data = final["data"]
+    assert data["sonuc"] == "geri_cekildi" and data["arsiv"]["sonuc"] == "geri_cekildi"
+    assert data["arsiv"]["sdp_kodu"] == "642.02"
+    # What the directorate did stays in the case file.
+    assert [h["tur"] for h in data["havale_gecmisi"]] == ["havale", "ic_havale"]
+    assert [c["name"] for c in correlated(db, instance_id)] == ["ara_cevap_gerekli", WITHDRAWN]
+    assert audit_chain_verifies(db)
+
+
+def test_f1_withdrawn_before_the_havale_asks_for_what_the_message_lacked(flows):
+    db = flows
+    instance_id = start(db, "f1_dilekce", "sekreter1", business_key="DLK-GC-2")
+    complete(db, "sekreter1", "Task_register", F1_REGISTER)
+    withdraw(db, "DLK-GC-2")  # e.g. ``kalem message`` without --data
+    assert task_states(db, instance_id)["Task_prereview"] == "cancelled"
+    data = detail(db, instance_id)["data"]
+    assert [data[k] for k in ("geri_cekme_tarihi", "geri_cekme_kanali", "geri_cekme_birimi")] == [None, None, None]
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "sekreter1", "Task_geri_cekme", {})
+    assert {"geri_cekme_tarihi", "geri_cekme_kanali"} <= set(err.value.field_errors)
+    complete(
+        db, "sekreter1", "Task_geri_cekme", {"geri_cekme_tarihi": "2026-03-10", "geri_cekme_kanali": "telefon_tutanagi"}
+    )
+    # No directorate had it: only the receipt ever left.
+    assert [n[0] for n in outbox(db, instance_id)] == ["ayse@example.com"]
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "geri_cekildi"
+    assert final["data"]["geri_cekme_kanali"] == "telefon_tutanagi"
+
+
+def test_f1_withdrawn_while_waiting_for_the_promised_final_answer(flows):
+    db = flows
+    instance_id = start(db, "f1_dilekce", "idari1", business_key="DLK-GC-3")
+    complete(db, "idari1", "Task_register", F1_REGISTER)
+    havale_to_fen(db)
+    interim = "Yol onarımı ihale programına alınmıştır."
+    answer_through_signature(db, {"ara_cevap": True, "beklenen_sonuc_tarihi": "2026-03-30", "cevap_metni": interim})
+    complete(
+        db, "idari2", "Task_send_interim", {"ara_cevap_gonderim_tarihi": "2026-03-10", "ara_cevap_kanali": "e_posta"}
+    )
+    assert waiting_timers(db, instance_id) == ["Gw_wait_promised"]
+    assert WITHDRAWN in awaited_messages(db, instance_id)
+    withdraw(db, "DLK-GC-3", {"tarih": "2026-03-10", "kanal": "e_posta"})
+    # The promised-date timer is off; the draft is never re-opened.
+    assert waiting_timers(db, instance_id) == []
+    assert open_bpmn_ids(db, instance_id) == ["Task_geri_cekme"]
+    complete(db, "idari1", "Task_geri_cekme", {"geri_cekme_tarihi": "2026-03-10", "geri_cekme_kanali": "e_posta"})
+    assert outbox(db, instance_id)[-1][0:2] == ("fen_isleri@kalem.local", "Başvuru geri çekildi (DLK-2026-000001)")
+    assert "Özel Kalem notu" not in outbox(db, instance_id)[-1][2]
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "geri_cekildi"
+    assert [a["metin"] for a in final["data"]["ara_cevap_gecmisi"]] == [interim]
+    assert timers.fire_due(db, datetime(2026, 3, 30, 9, 1, tzinfo=ISTANBUL)).fired_instances == []
+
+
+def test_f1_a_withdrawal_after_the_answer_finds_no_case(flows):
+    db = flows
+    instance_id = start(db, "f1_dilekce", "idari1", business_key="DLK-GC-4")
+    complete(db, "idari1", "Task_register", F1_REGISTER)
+    havale_to_fen(db)
+    assert WITHDRAWN in awaited_messages(db, instance_id)  # withdrawable while the answer is prepared
+    answer_through_signature(db)
+    # The signed answer was e-mailed at once; only its dispatch record is left: nothing awaits a withdrawal.
+    assert awaited_messages(db, instance_id) == []
+    with pytest.raises(NotFound):
+        withdraw(db, "DLK-GC-4", {"tarih": "2026-03-10", "kanal": "dilekce"})
+    complete(db, "idari1", "Task_send_reply", {"gonderim_tarihi": "2026-03-10", "gonderim_kanali": "e_posta"})
+    with pytest.raises(NotFound):
+        withdraw(db, "DLK-GC-4", {"tarih": "2026-03-10", "kanal": "dilekce"}, "idari1")
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "cevaplandi"
+    assert correlated(db, instance_id) == []
+
+
+@pytest.mark.parametrize(
+    ("stage", "cancelled", "told"),
+    [
+        ("on_inceleme", "Task_prereview", []),
+        ("havale", "Task_route", []),  # Özel Kalem had not routed it yet
+        ("mudurluk", "Task_internal_route", ["fen_isleri@kalem.local"]),
+    ],
+)
+def test_f2_withdrawn_in_cimer_is_closed_and_marked_in_cimer(flows, stage, cancelled, told):
+    db = flows
+    instance_id = start_cimer(db)
+    complete(db, "hi1", "Task_register", cimer_register())
+    if stage != "on_inceleme":
+        complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    if stage == "mudurluk":
+        complete(db, "ok.sef", "Task_route", HAVALE_FEN)
+    assert open_bpmn_ids(db, instance_id) == [cancelled]
+    withdraw(db, "CIMER-2026000123", {"tarih": "2026-03-10", "kanal": "cimer"}, "hi2")
+    assert task_states(db, instance_id)[cancelled] == "cancelled"
+    confirm = only_task(db, "hi2", "Task_geri_cekme")
+    assert confirm["candidate_groups"] == ["halkla_iliskiler"]
+    assert open_tasks(db, "idari1") == [] and open_tasks(db, "fenisleri.mudur") == []
+    complete(db, "hi2", "Task_geri_cekme", {"geri_cekme_tarihi": "2026-03-10", "geri_cekme_kanali": "cimer"})
+    assert [n[0] for n in outbox(db, instance_id)] == told
+    # Like an answer, the withdrawal is entered in CİMER by the CİMER holder before the case closes.
+    mark = only_task(db, "hi1", "Task_geri_cekme_isaretle")
+    assert mark["name"] == "CİMER'de geri çekildi olarak işaretle" and mark["form_key"] == "f2_cimer_geri_cekildi"
+    assert mark["candidate_groups"] == ["halkla_iliskiler"]
+    with pytest.raises(InvalidInput) as err:
+        complete(
+            db, "hi1", "Task_geri_cekme_isaretle", {"cimer_geri_cekme_tarihi": "2026-03-10", "cimer_kapandi": False}
+        )
+    assert list(err.value.field_errors) == ["cimer_kapandi"]
+    complete(db, "hi1", "Task_geri_cekme_isaretle", {"cimer_geri_cekme_tarihi": "2026-03-10", "cimer_kapandi": True})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["open_tasks"] == []
+    assert final["data"]["sonuc"] == "geri_cekildi" and final["data"]["arsiv"]["sonuc"] == "geri_cekildi"
+    assert audit_chain_verifies(db)
+
+
+def test_f3_withdrawn_before_the_answer_is_entered_in_him(flows):
+    db = flows
+    instance_id = start(db, "f3_him", "hi2", business_key="HIM-153-2026-90", data={"him_no": "153-2026-90"})
+    register = {"him_no": "153-2026-90", "him_sevk_tarihi": "2026-03-10", "basvuru_turu": "istek", **CONTENT}
+    complete(db, "hi2", "Task_register", register)
+    havale_to_fen(db)
+    answer_through_signature(db)
+    # Signed but not yet entered in HİM: the applicant withdrew there first.
+    assert open_bpmn_ids(db, instance_id) == ["Task_mark_answered"]
+    withdraw(db, "HIM-153-2026-90", {"tarih": "2026-03-10", "kanal": "him", "aciklama": "HİM'den geri çekildi."})
+    assert task_states(db, instance_id)["Task_mark_answered"] == "cancelled"
+    complete(db, "hi1", "Task_geri_cekme", {"geri_cekme_tarihi": "2026-03-10", "geri_cekme_kanali": "him"})
+    assert [n[0] for n in outbox(db, instance_id)] == ["fen_isleri@kalem.local"]
+    mark = only_task(db, "hi1", "Task_geri_cekme_isaretle")
+    assert mark["name"] == "HİM'de geri çekildi olarak işaretle" and mark["form_key"] == "f3_him_geri_cekildi"
+    complete(db, "hi1", "Task_geri_cekme_isaretle", {"him_geri_cekme_tarihi": "2026-03-10", "him_kapandi": True})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "geri_cekildi"
+    assert final["data"]["cevap_metni"] == ANSWER  # the unsent answer stays in the case file
+    with pytest.raises(NotFound):
+        withdraw(db, "HIM-153-2026-90", {"tarih": "2026-03-10", "kanal": "him"})

@@ -14,12 +14,13 @@ import pytest
 from factories import act, deploy_flow, only_task, open_tasks, read
 from sqlalchemy import select
 
-from engine import calendar, clock, deadlines, instances, messages, tasks, timers
+from engine import audit, calendar, clock, deadlines, instances, messages, tasks, timers
 from engine.errors import InvalidInput, NotFound
 from engine.models import HumanTask, Notification, TaskState
 from engine.models.scheduling import DeadlineStep, DeadlineWatch
 
 KEY = "f4_bilgi_edinme"
+WITHDRAWN = "basvuru_geri_cekildi"
 IST = ZoneInfo("Europe/Istanbul")
 RECEIVED = date(2026, 5, 15)
 
@@ -355,7 +356,8 @@ def test_unpaid_fee_is_deemed_withdrawn_after_15_business_days(db):
     shown = detail(db, instance_id)
     # 15 business days after Mon 25 May (27–29 May off): Thu 18 June.
     assert shown["data"]["odeme_son_tarihi"] == "2026-06-18T17:30:00+03:00"
-    assert {w["name"] for w in shown["waiting"] if w["type"] == "message"} == {"ucret_odendi"}
+    # While the payment is awaited the applicant may still withdraw the application.
+    assert {w["name"] for w in shown["waiting"] if w["type"] == "message"} == {"ucret_odendi", WITHDRAWN}
     assert [w["fire_at"] for w in shown["waiting"] if w["type"] == "timer"] == [utc("2026-06-18T17:30")]
     assert "15.00 TL" in outbox(db)[-1].body
     assert timers.fire_due(db, at(date(2026, 6, 18), 17, 29)).fired_instances == []
@@ -597,7 +599,7 @@ def task_rows(db, instance_id: int, bpmn_id: str) -> list[HumanTask]:
 
 
 def awaited_messages(db, instance_id: int) -> list[str]:
-    return [w["name"] for w in detail(db, instance_id)["waiting"] if w["type"] == "message"]
+    return sorted({w["name"] for w in detail(db, instance_id)["waiting"] if w["type"] == "message"})
 
 
 def to_applicant(db) -> list[Notification]:
@@ -608,7 +610,7 @@ def to_applicant(db) -> list[Notification]:
 def urgent_extension_opened(db, instance_id: int) -> dict[str, Any]:
     """Run the policy just before and at the red step: the undecided extension decision is re-opened
     as urgent for the Özel Kalem Müdürü, by the ``sure_uzatimi_gerekli`` message."""
-    assert awaited_messages(db, instance_id) == ["sure_uzatimi_gerekli"]
+    assert awaited_messages(db, instance_id) == [WITHDRAWN, "sure_uzatimi_gerekli"]
     run_policy(db, at(RECEIVED, 17))  # the policy starts watching the case (due and law from its data)
     run_policy(db, RED - timedelta(minutes=1))
     assert case_step(db, instance_id, "son_2_gun") is None
@@ -626,7 +628,7 @@ def urgent_extension_opened(db, instance_id: int) -> dict[str, Any]:
     assert routine.state == TaskState.CANCELLED
     assert [t["bpmn_id"] for t in open_tasks(db, "fenisleri.memur")] == ["Task_hazirla"]
     assert [t for t in open_tasks(db, "hi1") if t["bpmn_id"] == "Task_uzatma_ivedi"] == []
-    assert awaited_messages(db, instance_id) == []
+    assert awaited_messages(db, instance_id) == [WITHDRAWN]
     return urgent
 
 
@@ -687,13 +689,155 @@ def test_urgent_extension_left_undecided_keeps_the_15_business_day_due(db):
 
 def test_extension_already_decided_is_not_reopened_by_the_policy(db):
     instance_id = to_havale(db)
-    assert awaited_messages(db, instance_id) == ["sure_uzatimi_gerekli"]
+    assert awaited_messages(db, instance_id) == [WITHDRAWN, "sure_uzatimi_gerekli"]
     run_policy(db, at(RECEIVED, 17))
     complete(db, "ok.mudur", "Task_uzatma", {"uzatma": False}, at(date(2026, 5, 18)))
     # Decided: the case no longer waits for the policy's message (4982: only while undecided).
-    assert awaited_messages(db, instance_id) == []
+    assert awaited_messages(db, instance_id) == [WITHDRAWN]
     run_policy(db, RED)
     step = case_step(db, instance_id, "son_2_gun")
     assert step is not None and step.details["message"] == "sure_uzatimi_gerekli"
     assert step.details["task_created"] is False
     assert task_rows(db, instance_id, "Task_uzatma_ivedi") == []
+
+
+# ---------------------------------------------------------------- withdrawal (geri çekme) before the answer
+
+
+def withdraw(db, payload: Any, when: datetime, business_key: str = "BE-TEST-1", username: str = "hi2") -> None:
+    with clock.frozen_at(when):
+        act(db, username, lambda s, a: messages.correlate(s, a, WITHDRAWN, business_key, payload))
+
+
+def task_states(db, instance_id: int) -> dict[str, str]:
+    rows = read(db, lambda s: list(s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id))))
+    return {r.bpmn_id: str(r.state) for r in sorted(rows, key=lambda r: r.id)}
+
+
+def open_ids(db, instance_id: int) -> list[str]:
+    return sorted(t["bpmn_id"] for t in detail(db, instance_id)["open_tasks"])
+
+
+CONFIRM = {"geri_cekme_tarihi": "2026-05-20", "geri_cekme_kanali": "e_posta"}
+
+
+@pytest.mark.parametrize(
+    ("stage", "open_before", "cancelled"),
+    [
+        # The extension decision and the directorate's preparation both open: both close.
+        ("both", ["Task_hazirla", "Task_uzatma"], ["Task_hazirla", "Task_uzatma"]),
+        # The extension already decided: only the preparation is left to close.
+        ("decided", ["Task_hazirla"], ["Task_hazirla"]),
+        # The information prepared and approved, the extension still undecided.
+        ("prepared", ["Task_uzatma"], ["Task_uzatma"]),
+    ],
+)
+def test_withdrawn_while_the_directorate_prepares(db, stage, open_before, cancelled):
+    instance_id = to_havale(db)
+    if stage == "decided":
+        complete(db, "ok.mudur", "Task_uzatma", {"uzatma": False}, at(date(2026, 5, 18)))
+    if stage == "prepared":
+        prepared(db, at(date(2026, 5, 19)))
+    assert open_ids(db, instance_id) == open_before
+    when = at(date(2026, 5, 20), 11)
+    withdraw(db, {"tarih": "2026-05-20", "kanal": "e_posta", "aciklama": "Bilgiye artık ihtiyacım yok."}, when)
+    states = task_states(db, instance_id)
+    assert [states[t] for t in cancelled] == ["cancelled"] * len(cancelled)
+    shown = detail(db, instance_id)
+    # The 12th/14th/15th business day timers of the extension decision are off too.
+    assert shown["waiting"] == [] and open_ids(db, instance_id) == ["Task_geri_cekme"]
+    assert shown["data"]["sonuc"] == "geri_cekildi" and shown["data"]["geri_cekme_birimi"] == "fen_isleri"
+    confirm = only_task(db, "hi1", "Task_geri_cekme")
+    assert confirm["candidate_groups"] == ["bilgi_edinme_birimi"] and confirm["form_key"] == "f4_geri_cekme"
+    assert open_tasks(db, "fenisleri.memur") == [] and open_tasks(db, "fenisleri.mudur") == []
+    complete(db, "hi1", "Task_geri_cekme", {**CONFIRM, "mudurluk_notu": "Hazırlığı durdurunuz."}, when)
+    [mail] = [n for n in outbox(db) if n.recipient == "fen_isleri@kalem.local"]
+    assert mail.subject == "Bilgi edinme başvurusu geri çekildi (BE-2026-000001)"
+    assert mail.body.startswith("BE-2026-000001 sayılı bilgi edinme başvurusu (konu: Park yenileme ihalesi)")
+    assert "20.05.2026 tarihinde geri çekilmiştir" in mail.body
+    assert mail.body.endswith("Özel Kalem notu: Hazırlığı durdurunuz.")
+    assert [n.recipient for n in outbox(db) if n.recipient == KAYIT["basvuran_eposta"]] == []
+    shown = detail(db, instance_id)
+    assert shown["status"] == "completed" and shown["open_tasks"] == []
+    data = shown["data"]
+    assert data["sonuc"] == "geri_cekildi" and data["arsiv"]["sonuc"] == "geri_cekildi"
+    assert (data["arsiv"]["sdp_kodu"], data["arsiv"]["saklama_yil"]) == ("604", 5)
+    assert "karar_sonucu" not in data
+    assert read(db, audit.verify).ok
+
+
+def test_withdrawn_while_the_fee_is_awaited(db):
+    instance_id = fee_notified(db)
+    assert task_states(db, instance_id)["Task_ucret_bildirimi"] == "completed"
+    withdraw(db, {"tarih": "2026-05-27", "kanal": "dilekce"}, at(date(2026, 6, 1), 10))
+    shown = detail(db, instance_id)
+    # Neither the payment nor its 15 business days are awaited any more.
+    assert shown["waiting"] == [] and open_ids(db, instance_id) == ["Task_geri_cekme"]
+    assert shown["data"]["geri_cekme_tarihi"] == "2026-05-27"
+    complete(
+        db,
+        "hi2",
+        "Task_geri_cekme",
+        {"geri_cekme_tarihi": "2026-05-27", "geri_cekme_kanali": "dilekce"},
+        at(date(2026, 6, 1), 11),
+    )
+    assert outbox(db)[-1].recipient == "fen_isleri@kalem.local"
+    shown = detail(db, instance_id)
+    assert shown["status"] == "completed" and shown["data"]["sonuc"] == "geri_cekildi"
+    assert timers.fire_due(db, at(date(2026, 6, 18), 17, 31)).fired_instances == []
+
+
+def test_withdrawn_before_the_havale_tells_no_directorate(db):
+    instance_id = register(db)
+    withdraw(db, {"tarih": "2026-06-30", "kanal": "faks", "aciklama": "Geri çekiyorum."}, at(RECEIVED, 10))
+    assert task_states(db, instance_id)["Task_sekil"] == "cancelled"
+    # A future date and an unknown channel in the message are not taken: the form asks for them.
+    data = detail(db, instance_id)["data"]
+    assert (data["geri_cekme_tarihi"], data["geri_cekme_kanali"], data["geri_cekme_aciklama"]) == (
+        None,
+        None,
+        "Geri çekiyorum.",
+    )
+    errors = refused(
+        db,
+        "hi1",
+        "Task_geri_cekme",
+        {"geri_cekme_tarihi": "2026-05-14", "geri_cekme_kanali": "cimer"},
+        at(RECEIVED, 11),
+    )
+    assert list(errors) == ["geri_cekme_tarihi"]  # before the application date
+    complete(
+        db,
+        "hi1",
+        "Task_geri_cekme",
+        {"geri_cekme_tarihi": "2026-05-15", "geri_cekme_kanali": "cimer"},
+        at(RECEIVED, 11),
+    )
+    assert outbox(db) == []
+    shown = detail(db, instance_id)
+    assert shown["status"] == "completed" and shown["data"]["geri_cekme_birimi"] is None
+
+
+def test_a_withdrawal_after_the_answer_was_sent_finds_no_case(db):
+    instance_id = to_karar(db)
+    assert WITHDRAWN in awaited_messages(db, instance_id)  # withdrawable until the answer goes out
+    decision = {
+        "sonuc": "olumsuz",
+        "ret_gerekcesi": "Kişisel veri.",
+        "ret_dayanagi": ["m21"],
+        "basvuru_yollari": REMEDIES,
+    }
+    complete(db, "ok.mudur", "Task_karar", decision, at(date(2026, 5, 21)))
+    complete(
+        db,
+        "hi1",
+        "Task_gonderim",
+        {"gonderim_tarihi": "2026-05-22T10:00", "gonderim_kanali": "e_posta"},
+        at(date(2026, 5, 22), 11),
+    )
+    # The refusal went out: the case waits for a Kurul decision, never for a withdrawal.
+    assert awaited_messages(db, instance_id) == ["kurul_karari"]
+    with pytest.raises(NotFound):
+        withdraw(db, {"tarih": "2026-05-25", "kanal": "dilekce"}, at(date(2026, 5, 25)))
+    shown = detail(db, instance_id)
+    assert shown["status"] == "running" and shown["data"]["sonuc"] == "olumsuz"

@@ -59,7 +59,7 @@ def test_csv_text_and_xlsx_carry_the_counts_of_the_year(db, kalem, tmp_path):
     text = kalem("report", "bedk", "--year", "2026", "--as", "denetci1")
     assert "BEDK yıllık bilgi edinme raporu: 2026" in text
     assert "hazırlandığı an: 10.02.2027 10:00" in text
-    assert [line.split()[-1] for line in text.splitlines() if line.strip().startswith("Toplam başvuru")] == ["15"]
+    assert [line.split()[-1] for line in text.splitlines() if line.strip().startswith("Toplam başvuru")] == ["16"]
     pending = [line for line in text.splitlines() if "Yıl sonunda sonuçlanmamış" in line]
     assert [line.split()[-1] for line in pending] == ["5"]
     assert "m.27 – Tavsiye ve mütalaa talepleri" in text and "ara rapor" not in text
@@ -67,7 +67,7 @@ def test_csv_text_and_xlsx_carry_the_counts_of_the_year(db, kalem, tmp_path):
 
     target = tmp_path / "bedk.xlsx"
     said = kalem("report", "bedk", "--year", "2026", "--format", "xlsx", "--output", str(target), "--as", "ok.mudur")
-    assert said.strip() == f"Rapor yazıldı: {target} (2026, 15 başvuru)."
+    assert said.strip() == f"Rapor yazıldı: {target} (2026, 16 başvuru)."
     rows = list(load_workbook(target).active.iter_rows(values_only=True))
     assert {(s, c): n for s, c, _label, n in rows[1:]} == found
 

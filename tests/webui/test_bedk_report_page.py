@@ -57,7 +57,7 @@ def test_downloads_hold_the_same_counts(db, signed_in):
     assert "bedk-bilgi-edinme-raporu-2026.csv" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     found = {(s, c): int(n) for s, c, _label, n in rows[1:]}
-    assert found[("applications", "total")] == 15 and found[("applications", "withdrawn")] == 1
+    assert found[("applications", "total")] == 16 and found[("applications", "withdrawn")] == 1
     assert found[("objections", "objections")] == 3 and found[("refusal_articles", "m27")] == 1
     workbook = get(b, "/stats/bedk.xlsx?year=2026")
     assert workbook.mimetype.endswith("spreadsheetml.sheet")
