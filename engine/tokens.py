@@ -1,4 +1,5 @@
-"""Bearer tokens for the REST API, per user or per integration: scoped, expiring, revocable.
+"""Bearer tokens for the REST API, per user or per integration: scoped, expiring, revocable, and
+rate-limited per minute in the database (``count_request``), so the limit holds across web workers.
 
 A token acts as its user (the same permissions as in the web UI) and, in addition, only within
 its scopes. The secret is returned once by ``create``; the database keeps its SHA-256.
@@ -12,14 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine import audit, clock, people
 from engine.actors import Actor
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.i18n import _
-from engine.models import ApiToken
+from engine.models import ApiRateWindow, ApiToken
 
 SCOPES = {
     "definitions:read": "Süreç tanımlarını okuma",
@@ -110,6 +113,29 @@ def authenticate(session: Session, secret: str) -> Identity:
 
 def touch(session: Session, token_id: int) -> None:
     session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=clock.now()))
+
+
+def count_request(session: Session, token_id: int, limit: int, now: float) -> int:
+    """Count one request of the token in its one-minute window (``now``: seconds since 1970); 0 when
+    it is allowed, else the seconds until the window ends. One upsert, so every web process shares
+    the count; refused requests count too, so a client hammering on gains nothing."""
+    window = int(now // 60)
+    table = ApiRateWindow.__table__
+    upsert = (postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+    counted = session.scalar(
+        upsert.values(token_id=token_id, window_start=window, count=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.token_id],
+            set_={
+                "count": case((table.c.window_start == window, table.c["count"] + 1), else_=1),
+                "window_start": window,
+            },
+        )
+        .returning(table.c["count"])
+    )
+    if counted is not None and counted > limit:
+        return max(1, int((window + 1) * 60 - now))
+    return 0
 
 
 def require_scope(scopes: frozenset[str], scope: str) -> None:

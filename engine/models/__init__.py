@@ -7,13 +7,14 @@ from engine.models.design import DesignDraft
 from engine.models.handover import Handover
 from engine.models.human_task import ACTIVE_TASK_STATES, HumanTask, HumanTaskCandidate, InboxEntry, TaskState
 from engine.models.instance import Incident, InstanceStatus, ProcessInstance
-from engine.models.people import ApiToken, Group, Membership, Substitution, User
+from engine.models.people import ApiRateWindow, ApiToken, Group, Membership, Substitution, User
 from engine.models.records import Attachment, AuditEvent, AuditHead, Comment, Notification, Sequence
 from engine.models.scheduling import DeadlineWatch
 from engine.models.waiting import MessageSubscription, Timer, TimerStatus
 
 __all__ = [
     "ACTIVE_TASK_STATES",
+    "ApiRateWindow",
     "ApiToken",
     "Attachment",
     "AuditEvent",

@@ -105,3 +105,13 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class ApiRateWindow(Base):
+    """Requests of one API token in the current one-minute window, shared by every web process."""
+
+    __tablename__ = "api_rate_window"
+
+    token_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    window_start: Mapped[int]  # minutes since 1970 (UTC)
+    count: Mapped[int]

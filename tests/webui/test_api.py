@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from factories import act, deploy
 
-from engine import tokens
+from engine import clock, tokens
 from engine.config import Settings
 from webui import create_app
 
 ALL_SCOPES = list(tokens.SCOPES)
+MID_MINUTE = datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -134,19 +137,35 @@ def test_each_token_is_rate_limited(client, db) -> None:
 
     extensions = client.application.extensions
     extensions["kalem_settings"] = dataclasses.replace(extensions["kalem_settings"], api_rate_per_minute=3)
+    headers, other = bearer(db, "idari1", ["tasks:read"]), bearer(db, "idari2", ["tasks:read"])
+    with clock.frozen_at(MID_MINUTE):  # one window, whatever the wall clock does meanwhile
+        assert [client.get("/api/v1/tasks", headers=headers).status_code for _ in range(3)] == [200, 200, 200]
+        limited = client.get("/api/v1/tasks", headers=headers)
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "30"
+        assert client.get("/api/v1/tasks", headers=other).status_code == 200
+
+
+def test_rate_window_resets_each_minute(db) -> None:
+    def hit(now: float) -> int:
+        return act(db, None, lambda s, a: tokens.count_request(s, 7, 2, now))
+
+    assert [hit(60.0), hit(61.0), hit(62.0)] == [0, 0, 58]
+    assert hit(120.5) == 0
+
+
+def test_the_limit_holds_across_web_workers(client, db, settings, tmp_path) -> None:
+    """Two apps on one database stand for two gunicorn workers: they share one count per token."""
+    import dataclasses
+
+    apps = [client.application, create_app(Settings(instance_dir=tmp_path, audit_key=settings.audit_key))]
+    apps[1].extensions["kalem_db"] = db
+    for app in apps:
+        app.extensions["kalem_settings"] = dataclasses.replace(app.extensions["kalem_settings"], api_rate_per_minute=4)
     headers = bearer(db, "idari1", ["tasks:read"])
-    assert [client.get("/api/v1/tasks", headers=headers).status_code for _ in range(3)] == [200, 200, 200]
-    limited = client.get("/api/v1/tasks", headers=headers)
-    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
-    assert client.get("/api/v1/tasks", headers=bearer(db, "idari2", ["tasks:read"])).status_code == 200
-
-
-def test_rate_window_resets_each_minute() -> None:
-    from webui.api.base import RateLimiter
-
-    limiter = RateLimiter()
-    assert [limiter.hit(1, 2, 60.0), limiter.hit(1, 2, 61.0), limiter.hit(1, 2, 62.0)] == [0, 0, 58]
-    assert limiter.hit(1, 2, 120.5) == 0
+    workers = [app.test_client() for app in apps]
+    with clock.frozen_at(MID_MINUTE):
+        codes = [workers[i % 2].get("/api/v1/tasks", headers=headers).status_code for i in range(5)]
+    assert codes == [200, 200, 200, 200, 429]
 
 
 def test_comments_attachments_and_audit_through_the_api(client, db) -> None:

@@ -3,8 +3,6 @@ loading, JSON errors, and the ``documented`` marker the OpenAPI generator reads.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,29 +65,6 @@ def _api_error(exc: ApiError) -> Response:
     return response
 
 
-class RateLimiter:
-    """A fixed one-minute window per token, per application in this process (N web workers allow
-    N × the limit)."""
-
-    def __init__(self) -> None:
-        self._windows: dict[int, tuple[int, int]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: int, limit: int, now: float) -> int:
-        """Count one request; 0 if allowed, else the seconds until the window resets."""
-        window = int(now // 60)
-        with self._lock:
-            start, count = self._windows.get(key, (window, 0))
-            if start != window:
-                start, count = window, 0
-            if count >= limit:
-                return max(1, int((window + 1) * 60 - now))
-            self._windows[key] = (start, count + 1)
-            if len(self._windows) > 10_000:
-                self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
-        return 0
-
-
 @api.errorhandler(KalemError)
 def _engine_error(exc: KalemError) -> Response:
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
@@ -123,8 +98,8 @@ def identity(scope: str) -> tokens.Identity:
     except NotFound as exc:
         raise ApiError(401, "invalid_token", str(exc)) from None
     limit = current_app.extensions["kalem_settings"].api_rate_per_minute
-    limiter = current_app.extensions.setdefault("kalem_api_rate", RateLimiter())
-    wait = limiter.hit(found.token_id, limit, time.monotonic())
+    with dbmod.transaction(database()) as session:
+        wait = tokens.count_request(session, found.token_id, limit, clock.now().timestamp())
     if wait:
         error = ApiError(429, "rate_limited", f"Çok fazla istek; {wait} saniye sonra yeniden deneyin.")
         error.retry_after = wait
