@@ -26,20 +26,19 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from engine_bench import open_db, start_one  # noqa: E402
-from web_bench import fill_cases  # noqa: E402
+from web_bench import fill_cases, sample_task  # noqa: E402
 
 import handlers  # noqa: E402
 from engine import db as dbmod  # noqa: E402
 from engine import setup  # noqa: E402
 from engine.config import Settings  # noqa: E402
-from engine.models import HumanTask, HumanTaskCandidate  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -82,14 +81,7 @@ class Browser:
 
 
 def pages(database: dbmod.Database) -> dict[str, list[str]]:
-    with dbmod.read_session(database) as s:
-        task_id, instance_id = s.execute(
-            select(HumanTask.id, HumanTask.instance_id)
-            .join(HumanTaskCandidate, HumanTaskCandidate.task_id == HumanTask.id)
-            .where(HumanTaskCandidate.group_code == "idari_isler")
-            .order_by(HumanTask.id.desc())
-            .limit(1)
-        ).one()
+    task_id, instance_id = sample_task(database)
     return {
         "idari1": [
             "/",

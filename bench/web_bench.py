@@ -64,7 +64,8 @@ def fill_cases(database: dbmod.Database, total: int) -> None:
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def pages(database: dbmod.Database) -> list[tuple[str, str]]:
+def sample_task(database: dbmod.Database) -> tuple[int, int]:
+    """(task id, instance id) of the newest synthetic task of İdari İşler (idari1 may open both)."""
     with dbmod.read_session(database) as s:
         task_id, instance_id = s.execute(
             select(HumanTask.id, HumanTask.instance_id)
@@ -73,6 +74,11 @@ def pages(database: dbmod.Database) -> list[tuple[str, str]]:
             .order_by(HumanTask.id.desc())
             .limit(1)
         ).one()
+    return int(task_id), int(instance_id)
+
+
+def pages(database: dbmod.Database) -> list[tuple[str, str]]:
+    task_id, instance_id = sample_task(database)
     return [
         ("inbox, mine", "/"),
         ("inbox, group tab (2k of 10k)", "/?tab=group"),
