@@ -1191,3 +1191,125 @@ def test_f3_withdrawn_before_the_answer_is_entered_in_him(flows):
     assert final["data"]["cevap_metni"] == ANSWER  # the unsent answer stays in the case file
     with pytest.raises(NotFound):
         withdraw(db, "HIM-153-2026-90", {"tarih": "2026-03-10", "kanal": "him"})
+
+
+# ---------------------------------------------------------------- görüş (opinions of other directorates)
+
+ZABITA_GORUS = {"gorus_metni": "Sokakta kaçak kazı tespit edilmedi; işgal yok.", "gorus_veren": "Zabıta Amiri"}
+MALI_GORUS = {"gorus_metni": "Onarım 2026 bütçesinin yol bakım kaleminden karşılanabilir.", "gorus_veren": "Mali Müdür"}
+
+
+def havale_with_opinions(db, units: list[str]) -> None:
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    complete(db, "ok.sef", "Task_route", {**HAVALE_FEN, "gorus_birimleri": units})
+    complete(
+        db,
+        "fenisleri.mudur",
+        "Task_internal_route",
+        {"ic_havale_karari": "kabul", "atama_sekli": "kisi", "sorumlu_personel": "fenisleri.memur"},
+    )
+
+
+def opinion_tasks(db, username: str) -> list[dict[str, Any]]:
+    return [t for t in open_tasks(db, username) if t["bpmn_id"] == "Task_gorus"]
+
+
+def test_f1_opinions_of_two_directorates_run_in_parallel_and_reach_the_draft(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_with_opinions(db, ["zabita", "mali_hizmetler"])
+    # One "Görüş ver" task per directorate, each seen only by its own staff, due in 5 business days.
+    [zabita] = opinion_tasks(db, "zabita.memur")
+    [mali] = opinion_tasks(db, "malihizmetler.memur")
+    assert zabita["id"] != mali["id"]
+    assert (zabita["name"], zabita["form_key"], zabita["candidate_groups"]) == (
+        "Görüş ver",
+        "basvuru_gorus",
+        ["zabita"],
+    )
+    assert mali["candidate_groups"] == ["mali_hizmetler"]
+    assert due_local(zabita) == due_local(mali) == "2026-03-17T17:30:00+03:00"
+    assert opinion_tasks(db, "fenisleri.memur") == [] and opinion_tasks(db, "idari1") == []
+    # The gereği directorate drafts once every opinion is in.
+    assert sorted(open_bpmn_ids(db, instance_id)) == ["Task_gorus", "Task_gorus"]
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "zabita.memur", "Task_gorus", {"gorus_veren": "Zabıta Amiri"})
+    assert list(err.value.field_errors) == ["gorus_metni"]
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "zabita.memur", "Task_gorus", {**ZABITA_GORUS, "gorus_metni": "x" * 5001})
+    assert list(err.value.field_errors) == ["gorus_metni"]
+    complete(db, "zabita.memur", "Task_gorus", ZABITA_GORUS)
+    assert open_bpmn_ids(db, instance_id) == ["Task_gorus"] and opinion_tasks(db, "zabita.memur") == []
+    complete(db, "malihizmetler.memur", "Task_gorus", MALI_GORUS)
+
+    draft = only_task(db, "fenisleri.memur", "Task_draft")
+    assert draft["candidate_groups"] == ["fen_isleri"]
+    data = detail(db, instance_id)["data"]
+    assert [(g["birim"], g["gorus"], g["veren"]) for g in data["gorusler"]] == [
+        ("zabita", ZABITA_GORUS["gorus_metni"], "Zabıta Amiri"),
+        ("mali_hizmetler", MALI_GORUS["gorus_metni"], "Mali Müdür"),
+    ]
+    assert all(g["tarih"].startswith("2026-03-10T09:00") for g in data["gorusler"])
+
+    # A revision loops back to the draft only: the opinions are not asked again.
+    complete(db, "fenisleri.memur", "Task_draft", FINAL)
+    complete(db, "fenisleri.mudur", "Task_initials", {"paraf_karari": "parafla"})
+    complete(db, "ok.sef", "Task_ok_review", {"kontrol_karari": "revizyon", "kontrol_notu": "Görüşlere değininiz."})
+    assert open_bpmn_ids(db, instance_id) == ["Task_draft"]
+    answer_through_signature(db)
+    complete(db, "idari1", "Task_send_reply", {"gonderim_tarihi": "2026-03-10", "gonderim_kanali": "e_posta"})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["open_tasks"] == []
+    data = final["data"]
+    assert data["sonuc"] == "cevaplandi" and len(data["gorusler"]) == 2
+    assert [h["tur"] for h in data["havale_gecmisi"]] == ["havale", "ic_havale", "gorus", "gorus"]
+    assert data["havale_gecmisi"][0]["gorus_birimleri"] == ["zabita", "mali_hizmetler"]
+
+
+def test_f1_without_opinion_units_goes_straight_to_the_draft(flows):
+    db = flows
+    instance_id = register_f1(db)
+    havale_with_opinions(db, [])
+    assert open_bpmn_ids(db, instance_id) == ["Task_draft"]
+    assert opinion_tasks(db, "zabita.memur") == []
+    assert detail(db, instance_id)["data"]["gorusler"] == []
+
+
+def test_opinion_of_the_gereği_directorate_itself_is_refused_at_havale(flows):
+    db = flows
+    instance_id = register_f1(db)
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    with pytest.raises(InvalidInput) as err:
+        complete(db, "ok.sef", "Task_route", {**HAVALE_FEN, "gorus_birimleri": ["zabita", "fen_isleri"]})
+    assert list(err.value.field_errors) == ["gorus_birimleri"]
+    assert "görüş istenemez" in str(err.value.field_errors["gorus_birimleri"])
+    assert open_bpmn_ids(db, instance_id) == ["Task_route"]
+
+
+def test_returned_havale_asks_for_no_opinion_and_clears_the_units(flows):
+    db = flows
+    instance_id = register_f1(db)
+    complete(db, "ok.sef", "Task_prereview", {"on_inceleme_karari": "havale"})
+    complete(db, "ok.sef", "Task_route", {**HAVALE_FEN, "gorus_birimleri": ["zabita"]})
+    complete(
+        db,
+        "fenisleri.mudur",
+        "Task_internal_route",
+        {"ic_havale_karari": "iade", "iade_gerekcesi": "Konu müdürlüğümüzün görev alanı dışındadır."},
+    )
+    assert open_bpmn_ids(db, instance_id) == ["Task_route"] and opinion_tasks(db, "zabita.memur") == []
+    assert detail(db, instance_id)["data"]["gorus_birimleri"] == []
+
+
+def test_f1_withdrawn_while_opinions_are_pending(flows):
+    db = flows
+    instance_id = start(db, "f1_dilekce", "idari1", business_key="DLK-GC-9")
+    complete(db, "idari1", "Task_register", F1_REGISTER)
+    havale_with_opinions(db, ["zabita", "mali_hizmetler"])
+    complete(db, "zabita.memur", "Task_gorus", ZABITA_GORUS)
+    withdraw(db, "DLK-GC-9", {"tarih": "2026-03-10", "kanal": "dilekce"}, "idari2")
+    assert opinion_tasks(db, "malihizmetler.memur") == []
+    assert open_bpmn_ids(db, instance_id) == ["Task_geri_cekme"]
+    complete(db, "idari2", "Task_geri_cekme", {"geri_cekme_tarihi": "2026-03-10", "geri_cekme_kanali": "dilekce"})
+    final = detail(db, instance_id)
+    assert final["status"] == "completed" and final["data"]["sonuc"] == "geri_cekildi"
