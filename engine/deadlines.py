@@ -81,7 +81,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import advance, audit, calendar, clock, incidents, outbox
+from engine import advance, audit, calendar, clock, incidents, outbox, people
 from engine.actors import Actor
 from engine.db import Database, per_transaction, read_session, transaction
 from engine.errors import InvalidInput, KalemError, NotAllowed, ProcessError
@@ -867,15 +867,9 @@ def _deputies(session: Session, principals: list[User], process_key: str) -> lis
     if not principals:
         return []
     by_id = {u.id: u for u in principals}
-    now = clock.now()
     rows = session.scalars(
         select(Substitution)
-        .where(
-            Substitution.principal_id.in_(sorted(by_id)),
-            Substitution.starts_at <= now,
-            Substitution.ends_at > now,
-            Substitution.revoked_at.is_(None),
-        )
+        .where(Substitution.principal_id.in_(sorted(by_id)), people.in_force(clock.now()))
         .order_by(Substitution.id)
     ).unique()
     found: dict[int, tuple[User, list[User]]] = {}

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine import clock
@@ -139,16 +139,16 @@ def effective_principals(session: Session, actor: Actor, at: datetime | None = N
     return dict(per_transaction(session, key, lambda: _principals(session, actor, clock.now())))
 
 
+def in_force(at: datetime) -> ColumnElement[bool]:
+    """A WHERE clause on Substitution: the vekalets that hold at ``at`` (started, not ended, not revoked)."""
+    return and_(Substitution.starts_at <= at, Substitution.ends_at > at, Substitution.revoked_at.is_(None))
+
+
 def _principals(session: Session, actor: Actor, at: datetime) -> dict[str, Actor]:
     rows = session.scalars(
         select(Substitution)
         .join(User, Substitution.substitute_id == User.id)
-        .where(
-            User.username == actor.username,
-            Substitution.starts_at <= at,
-            Substitution.ends_at > at,
-            Substitution.revoked_at.is_(None),
-        )
+        .where(User.username == actor.username, in_force(at))
     ).unique()
     principals: dict[str, Actor] = {}
     for sub in rows:
@@ -161,11 +161,7 @@ def _principals(session: Session, actor: Actor, at: datetime) -> dict[str, Actor
 def substitution_scope(session: Session, substitute: str, principal: str, at: datetime | None = None) -> set[str]:
     """Process keys a current substitution covers; an empty set means all processes."""
     at = at or clock.now()
-    rows = session.scalars(
-        select(Substitution).where(
-            Substitution.starts_at <= at, Substitution.ends_at > at, Substitution.revoked_at.is_(None)
-        )
-    ).unique()
+    rows = session.scalars(select(Substitution).where(in_force(at))).unique()
     keys: set[str] = set()
     for sub in rows:
         if sub.substitute.username == substitute and sub.principal.username == principal:
