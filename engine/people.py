@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from engine import clock
 from engine.actors import Actor
@@ -161,13 +161,18 @@ def _principals(session: Session, actor: Actor, at: datetime) -> dict[str, Actor
 def substitution_scope(session: Session, substitute: str, principal: str, at: datetime | None = None) -> set[str]:
     """Process keys a current substitution covers; an empty set means all processes."""
     at = at or clock.now()
-    rows = session.scalars(select(Substitution).where(in_force(at))).unique()
+    principal_user, substitute_user = aliased(User), aliased(User)
+    scopes = session.scalars(
+        select(Substitution.process_keys)
+        .join(principal_user, Substitution.principal_id == principal_user.id)
+        .join(substitute_user, Substitution.substitute_id == substitute_user.id)
+        .where(principal_user.username == principal, substitute_user.username == substitute, in_force(at))
+    )
     keys: set[str] = set()
-    for sub in rows:
-        if sub.substitute.username == substitute and sub.principal.username == principal:
-            if not sub.process_keys:
-                return set()
-            keys |= set(sub.process_keys)
+    for process_keys in scopes:
+        if not process_keys:
+            return set()
+        keys |= set(process_keys)
     return keys
 
 
